@@ -4,7 +4,14 @@
  * numbers, larger ones become BigInt; the serializer writes BigInt as bare digits.
  */
 
-export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
 
 export class JsonSyntaxError extends SyntaxError {
   readonly position: number;
@@ -95,7 +102,8 @@ class ExactJsonParser {
       this.pos++;
       const v = this.value(depth);
       // Assignment to "__proto__" would replace the prototype instead of adding a key.
-      if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      if (key === '__proto__')
+        Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
       else out[key] = v;
       this.skipWhitespace();
       const c = this.text.charCodeAt(this.pos++);

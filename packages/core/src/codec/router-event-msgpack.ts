@@ -8,7 +8,12 @@ import { routerEventFromValue, routerEventToValue } from './router-event-value.t
  * for newtype variants and the string "cleared" for the unit variant. 64-bit integers decode as
  * BigInt; u64 values are written as msgpack integers (never floats).
  */
-const packr = new Packr({ useRecords: false, int64AsType: 'bigint', mapsAsObjects: true, variableMapSize: true });
+const packr = new Packr({
+  useRecords: false,
+  int64AsType: 'bigint',
+  mapsAsObjects: true,
+  variableMapSize: true,
+});
 
 /** Values beyond 32 bits go out as BigInt so msgpackr writes an integer, not a float64. */
 function integersExact(value: unknown): unknown {

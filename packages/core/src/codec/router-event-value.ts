@@ -61,7 +61,10 @@ function eventDataFromValue(value: unknown, field: string): KvCacheEventData {
   const o = readObject(value, field);
   const keys = Object.keys(o);
   if (keys.length !== 1) {
-    throw new DecodeError(field, `expected exactly one variant of stored, removed or cleared, got ${keys.length} keys`);
+    throw new DecodeError(
+      field,
+      `expected exactly one variant of stored, removed or cleared, got ${keys.length} keys`,
+    );
   }
   const variant = keys[0]!;
   const body = o[variant];
@@ -92,7 +95,10 @@ function eventDataFromValue(value: unknown, field: string): KvCacheEventData {
       return { removed: { block_hashes: hashes } };
     }
     default:
-      throw new DecodeError(field, `unknown variant ${JSON.stringify(variant)}, expected stored, removed or cleared`);
+      throw new DecodeError(
+        field,
+        `unknown variant ${JSON.stringify(variant)}, expected stored, removed or cleared`,
+      );
   }
 }
 
@@ -103,7 +109,8 @@ function storedBlockFromValue(value: unknown, field: string): StoredBlock {
     tokens_hash: readHash(o.tokens_hash, `${field}.tokens_hash`),
   };
   if (o.mm_extra_info !== undefined) {
-    block.mm_extra_info = o.mm_extra_info === null ? null : mmExtraInfoFromValue(o.mm_extra_info, `${field}.mm_extra_info`);
+    block.mm_extra_info =
+      o.mm_extra_info === null ? null : mmExtraInfoFromValue(o.mm_extra_info, `${field}.mm_extra_info`);
   }
   return block;
 }

@@ -21,14 +21,16 @@ describe('golden hash vectors (XXH3-64, Dynamo compute_block_hash_for_seq)', () 
   it('has all 300 cases', () => expect(vectors.length).toBe(300));
 
   it.each(vectors.map((v, i) => [i, v] as const))('case %i matches exactly', (_i, v) => {
-    const mmHashes = new Map(Object.entries(v.mm_hashes).map(([k, hs]) => [Number(k), hs.map((h) => BigInt(h))]));
+    const mmHashes = new Map(
+      Object.entries(v.mm_hashes).map(([k, hs]) => [Number(k), hs.map((h) => BigInt(h))]),
+    );
     const local = computeBlockHashes(v.tokens, v.block_size, { loraName: v.lora_name, mmHashes });
     expect([...local].map(String)).toEqual(v.local_hashes);
     expect([...computeSequenceHashes(local)].map(String)).toEqual(v.sequence_hashes);
     // Uint32Array input takes the zero-copy path and must agree.
-    expect(computeBlockHashes(Uint32Array.from(v.tokens), v.block_size, { loraName: v.lora_name, mmHashes })).toEqual(
-      local,
-    );
+    expect(
+      computeBlockHashes(Uint32Array.from(v.tokens), v.block_size, { loraName: v.lora_name, mmHashes }),
+    ).toEqual(local);
   });
 });
 
@@ -67,15 +69,20 @@ describe('edges and bad input', () => {
     expect(computeSequenceHashes([]).length).toBe(0);
   });
   it('drops a trailing partial block', () => {
-    expect(computeBlockHashes([1, 2, 3, 4, 5, 6, 7, 8, 9], 4)).toEqual(computeBlockHashes([1, 2, 3, 4, 5, 6, 7, 8], 4));
+    expect(computeBlockHashes([1, 2, 3, 4, 5, 6, 7, 8, 9], 4)).toEqual(
+      computeBlockHashes([1, 2, 3, 4, 5, 6, 7, 8], 4),
+    );
   });
   it('accepts the full u32 range', () => {
     expect(computeBlockHashes([0, 4294967295, 0, 4294967295], 4).length).toBe(1);
   });
-  it.each([[-1], [1.5], [2 ** 32], [Number.NaN]])('refuses token %s with a RangeError naming the index', (bad) => {
-    expect(() => computeBlockHashes([1, 2, bad, 4], 4)).toThrow(RangeError);
-    expect(() => computeBlockHashes([1, 2, bad, 4], 4)).toThrow(/token_ids\[2\]/);
-  });
+  it.each([[-1], [1.5], [2 ** 32], [Number.NaN]])(
+    'refuses token %s with a RangeError naming the index',
+    (bad) => {
+      expect(() => computeBlockHashes([1, 2, bad, 4], 4)).toThrow(RangeError);
+      expect(() => computeBlockHashes([1, 2, bad, 4], 4)).toThrow(/token_ids\[2\]/);
+    },
+  );
   it('refuses a negative block size', () => {
     expect(() => computeBlockHashes([1, 2], -1)).toThrow(RangeError);
   });
