@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { OptionsError, helpText, parseOptions } from './cli/options.ts';
+import { helpText, OptionsError, parseOptions } from './cli/options.ts';
 
 try {
   const options = parseOptions(process.argv.slice(2), process.env);

@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { OptionsError, helpText, parseOptions, parseWorkers } from './options.ts';
+import { helpText, OptionsError, parseOptions, parseWorkers } from './options.ts';
 
 describe('data-plane options', () => {
   it("uses Dynamo's defaults", () => {
     const o = parseOptions([], {});
-    expect(o).toMatchObject({ port: 8090, modelName: 'default', routingGroup: 'default', traceIdHeader: 'x-trace-id' });
+    expect(o).toMatchObject({
+      port: 8090,
+      modelName: 'default',
+      routingGroup: 'default',
+      traceIdHeader: 'x-trace-id',
+    });
   });
   it('parses --workers exactly, with u64 ids', () => {
     expect(parseWorkers('1=tcp://h:5557, 18446744073709551615:1=tcp://h:5558')).toEqual([
@@ -22,7 +27,11 @@ describe('data-plane options', () => {
   });
   it('reads environment variables, flags winning', () => {
     const env = { KVINDEX_PORT: '9000', DYN_ROUTER_MIN_INITIAL_WORKERS: '2', KVINDEX_MODEL_NAME: 'env' };
-    expect(parseOptions(['--model-name', 'flag'], env)).toMatchObject({ port: 9000, minInitialWorkers: 2, modelName: 'flag' });
+    expect(parseOptions(['--model-name', 'flag'], env)).toMatchObject({
+      port: 9000,
+      minInitialWorkers: 2,
+      modelName: 'flag',
+    });
   });
   it('accepts and ignores --tenant-id, hidden from --help', () => {
     expect(() => parseOptions(['--tenant-id', 't'], {})).not.toThrow();
@@ -33,7 +42,15 @@ describe('data-plane options', () => {
     (...argv) => expect(() => parseOptions(argv, {})).toThrow(OptionsError),
   );
   it('documents every flag it takes', () => {
-    for (const flag of ['--port', '--block-size', '--workers', '--peers', '--access-log', '--nats-url', '--snapshot-dir']) {
+    for (const flag of [
+      '--port',
+      '--block-size',
+      '--workers',
+      '--peers',
+      '--access-log',
+      '--nats-url',
+      '--snapshot-dir',
+    ]) {
       expect(helpText()).toContain(flag);
     }
   });
