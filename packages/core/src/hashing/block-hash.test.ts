@@ -83,6 +83,14 @@ describe('edges and bad input', () => {
       expect(() => computeBlockHashes([1, 2, bad, 4], 4)).toThrow(/token_ids\[2\]/);
     },
   );
+  it.each([['7'], [7n], [null], [{ valueOf: (): number => 7 }]])(
+    'refuses non-number token %s naming the index',
+    (bad) => {
+      const tokens = [1, 2, bad, 4] as unknown as number[];
+      expect(() => computeBlockHashes(tokens, 4)).toThrow(RangeError);
+      expect(() => computeBlockHashes(tokens, 4)).toThrow(/token_ids\[2\]/);
+    },
+  );
   it('refuses a negative block size', () => {
     expect(() => computeBlockHashes([1, 2], -1)).toThrow(RangeError);
   });

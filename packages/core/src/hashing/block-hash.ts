@@ -1,5 +1,5 @@
 import { U32_MAX, wrappingAddU64 } from '../u64.ts';
-import { xxh3_64, xxh3_64_utf8 } from './xxh3.ts';
+import { xxh3_64, xxh3_64_chain, xxh3_64_utf8, xxh3_64_windows } from './xxh3.ts';
 
 /** Dynamo's fixed seed for block and sequence hashes. */
 export const DYNAMO_HASH_SEED = 1337n;
@@ -32,7 +32,8 @@ export function toTokenArray(tokens: Uint32Array | readonly number[]): Uint32Arr
   const out = new Uint32Array(tokens.length);
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (!Number.isInteger(t) || t < 0 || t > U32_MAX) {
+    // For a number, `t >>> 0 === t` holds exactly for integers in [0, 2^32-1]: one cheap test per token.
+    if (typeof t !== 'number' || t >>> 0 !== t) {
       throw new RangeError(`token_ids[${i}] must be an integer in [0, 2^32-1], got ${String(t)}`);
     }
     out[i] = t;
@@ -72,21 +73,20 @@ export function computeBlockHashes(
   const ids = toTokenArray(tokens);
   const eagle = options.eagle === true;
   const count = blockCount(ids.length, blockSize, eagle);
-  const out = new BigUint64Array(count);
-  if (count === 0) return out;
+  if (count === 0) return new BigUint64Array(0);
   const seed = blockHashSeed(options.loraName, options.cacheSalt);
   const bytes = tokenBytes(ids);
   const window = (eagle ? blockSize + 1 : blockSize) * 4;
   const stride = blockSize * 4;
+  // All blocks in one WASM call; the few blocks with multimodal objects are then re-hashed alone.
+  const out = xxh3_64_windows(bytes, window, stride, count, seed);
   const mm = options.mmHashes;
-  for (let b = 0; b < count; b++) {
-    const start = b * stride;
-    const blockTokens = bytes.subarray(start, start + window);
-    const objects = mm?.get(b);
-    out[b] =
-      objects && objects.length > 0
-        ? xxh3_64(withMmHashes(blockTokens, objects), seed)
-        : xxh3_64(blockTokens, seed);
+  if (mm) {
+    for (const [b, objects] of mm) {
+      if (!Number.isInteger(b) || b < 0 || b >= count || !objects || objects.length === 0) continue;
+      const start = b * stride;
+      out[b] = xxh3_64(withMmHashes(bytes.subarray(start, start + window), objects), seed);
+    }
   }
   return out;
 }
@@ -104,16 +104,5 @@ function withMmHashes(blockTokens: Uint8Array, mmHashes: readonly bigint[]): Uin
 
 /** SequenceHash chain: seq[0] = local[0], seq[i] = XXH3-64(LE64(seq[i-1]) ‖ LE64(local[i]), 1337). */
 export function computeSequenceHashes(localHashes: BigUint64Array | readonly bigint[]): BigUint64Array {
-  const out = new BigUint64Array(localHashes.length);
-  if (localHashes.length === 0) return out;
-  const pair = new BigUint64Array(2);
-  const pairBytes = new Uint8Array(pair.buffer);
-  const view = new DataView(pair.buffer);
-  out[0] = BigInt.asUintN(64, localHashes[0]!);
-  for (let i = 1; i < localHashes.length; i++) {
-    view.setBigUint64(0, out[i - 1]!, true);
-    view.setBigUint64(8, BigInt.asUintN(64, localHashes[i]!), true);
-    out[i] = xxh3_64(pairBytes, DYNAMO_HASH_SEED);
-  }
-  return out;
+  return xxh3_64_chain(localHashes, DYNAMO_HASH_SEED);
 }
