@@ -1,1 +1,9 @@
-export {};
+export * from './block-pool.ts';
+export * from './engine.ts';
+export * from './engine-hashes.ts';
+export * from './fleet.ts';
+export * from './policy.ts';
+export * from './request.ts';
+export * from './rng.ts';
+export * from './trace.ts';
+export * from './workload.ts';
