@@ -1,3 +1,4 @@
+export * from './api/model-workers.ts';
 export * from './codec/decode-error.ts';
 export * from './codec/json-exact.ts';
 export * from './codec/read-value.ts';
