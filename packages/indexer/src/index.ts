@@ -1,1 +1,9 @@
-export {};
+export * from './apply-status.ts';
+export * from './approximate-kv-index.ts';
+export * from './conform-session.ts';
+export * from './index-registry.ts';
+export * from './kv-index.ts';
+export * from './lower-tier-index.ts';
+export * from './tiered-kv-index.ts';
+export * from './u64-halves.ts';
+export * from './worker-key.ts';

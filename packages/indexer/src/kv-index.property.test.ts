@@ -1,0 +1,95 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { columnarEvent, KvIndex } from './kv-index.ts';
+import { applyOp, scoreMap, sizeMap, sortedEntries } from './test-support/apply-op.ts';
+import { generateStream } from './test-support/event-stream.ts';
+import { NaiveIndex } from './test-support/naive-index.ts';
+
+/**
+ * The index against the naive model on streams where Dynamo's compressed-edge quirks cannot
+ * arise: removals only of leaves (what an LRU evicts). Shared and per-engine hashes both, so the
+ * deliberate difference (each rank resolves its own hashes) is covered here, where Dynamo is not
+ * the reference. Mid-chain removals are proven against Dynamo itself in test/differential.
+ */
+describe('KvIndex against the naive model (leaf removals)', () => {
+  for (const hashes of ['shared', 'per-engine'] as const) {
+    it(`agrees on statuses, scores and sizes with ${hashes} engine hashes`, () => {
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 0, max: 0x7fff_ffff }),
+          fc.integer({ min: 1, max: 160 }),
+          (seed, steps) => {
+            const stream = generateStream({ seed, steps, hashes, removals: 'leaves' });
+            const index = new KvIndex();
+            const naive = new NaiveIndex();
+            stream.forEach(({ op, probes }, i) => {
+              const at = `step ${i} (${op.kind})`;
+              expect(applyOp(index, op), at).toBe(applyOp(naive, op));
+              for (const probe of probes) {
+                expect(sortedEntries(scoreMap(index, probe)), `${at} probe ${probe}`).toEqual(
+                  sortedEntries(naive.scores(probe)),
+                );
+              }
+              expect(sortedEntries(sizeMap(index)), at).toEqual(sortedEntries(naive.sizes()));
+            });
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+  }
+
+  it('a dump replayed into an empty index gives the same scores and sizes', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0x7fff_ffff }),
+        fc.constantFrom('shared' as const, 'per-engine' as const),
+        (seed, hashes) => {
+          const stream = generateStream({ seed, steps: 120, hashes, removals: 'leaves', lifecycle: false });
+          const index = new KvIndex();
+          for (const { op } of stream) applyOp(index, op);
+          const replay = new KvIndex();
+          expect(replay.load(index.dump())).toBe(0);
+          expect(sortedEntries(sizeMap(replay)).filter(([, n]) => n > 0)).toEqual(
+            sortedEntries(sizeMap(index)).filter(([, n]) => n > 0),
+          );
+          for (const { probes } of stream) {
+            for (const probe of probes) {
+              expect(sortedEntries(scoreMap(replay, probe))).toEqual(sortedEntries(scoreMap(index, probe)));
+            }
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe('applyColumnar', () => {
+  it('gives the same statuses, scores and sizes as applyEvent', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0x7fff_ffff }), (seed) => {
+        const stream = generateStream({
+          seed,
+          steps: 120,
+          hashes: 'shared',
+          removals: 'any',
+          lifecycle: false,
+        });
+        const byObject = new KvIndex();
+        const byColumns = new KvIndex();
+        for (const { op, probes } of stream) {
+          if (op.kind !== 'event') continue;
+          expect(byColumns.applyColumnar(columnarEvent(op.event))).toBe(byObject.applyEvent(op.event));
+          for (const probe of probes) {
+            expect(sortedEntries(scoreMap(byColumns, probe))).toEqual(
+              sortedEntries(scoreMap(byObject, probe)),
+            );
+          }
+          expect(sortedEntries(sizeMap(byColumns))).toEqual(sortedEntries(sizeMap(byObject)));
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+});

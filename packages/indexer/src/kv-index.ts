@@ -1,0 +1,932 @@
+import { isRemoved, isStored, type RouterEvent, type StoredBlock } from '@kvindex/core';
+import type { ApplyStatus } from './apply-status.ts';
+import { BlockSlots, SLOT_HASH_HI, SLOT_NODE, SLOT_POSITION, SLOT_REFS, SLOT_WORDS } from './block-slots.ts';
+import { EdgeNode } from './edge-node.ts';
+import { fromHalves, highHalf, lowHalf, splitInto } from './u64-halves.ts';
+import { popcount, WorkerBits } from './worker-bits.ts';
+import { WorkerTable } from './worker-table.ts';
+
+/**
+ * Per (worker, dp_rank), the number of consecutive blocks from block 0 it holds; only ranks with
+ * ≥ 1. The first `count` entries of each array are the result (a reused result's arrays may be longer).
+ */
+export interface MatchScores {
+  count: number;
+  workerIds: bigint[];
+  dpRanks: Uint32Array;
+  scores: Uint32Array;
+  /** With `lastBlockHashes: true`: each rank's own block_hash of its last matched block (where lower tiers continue). */
+  lastBlockHashes?: bigint[];
+}
+
+export interface RankSize {
+  worker_id: bigint;
+  dp_rank: number;
+  /** Lookup entries of the rank: Dynamo's per-worker `current_size`, stale entries included. */
+  blocks: number;
+}
+
+export interface FindOptions {
+  /** Dynamo's early exit: stop once one rank remains active (undercounts it; the service never sets it). */
+  earlyExit?: boolean;
+  lastBlockHashes?: boolean;
+}
+
+/** An event decoded straight into u32 halves (see `columnarEvent`). */
+export interface ColumnarEvent {
+  workerId: bigint;
+  dpRank: number;
+  kind: 'stored' | 'removed' | 'cleared';
+  hasParent: boolean;
+  parentLo: number;
+  parentHi: number;
+  count: number;
+  /** Stored only. */
+  tokensLo: Uint32Array;
+  tokensHi: Uint32Array;
+  /** Stored: the blocks' hashes; removed: the hashes to remove. */
+  hashLo: Uint32Array;
+  hashHi: Uint32Array;
+}
+
+const EMPTY_U32 = new Uint32Array(0);
+
+/** The columnar form of a RouterEvent (what a halves-writing decoder produces). */
+export function columnarEvent(event: RouterEvent): ColumnarEvent {
+  const { data, dp_rank: dpRank } = event.event;
+  const out: ColumnarEvent = {
+    workerId: event.worker_id,
+    dpRank,
+    kind: 'cleared',
+    hasParent: false,
+    parentLo: 0,
+    parentHi: 0,
+    count: 0,
+    tokensLo: EMPTY_U32,
+    tokensHi: EMPTY_U32,
+    hashLo: EMPTY_U32,
+    hashHi: EMPTY_U32,
+  };
+  if (isStored(data)) {
+    const { parent_hash: parent, blocks } = data.stored;
+    out.kind = 'stored';
+    out.count = blocks.length;
+    if (parent !== null) {
+      out.hasParent = true;
+      out.parentLo = lowHalf(parent);
+      out.parentHi = highHalf(parent);
+    }
+    out.tokensLo = new Uint32Array(blocks.length);
+    out.tokensHi = new Uint32Array(blocks.length);
+    out.hashLo = new Uint32Array(blocks.length);
+    out.hashHi = new Uint32Array(blocks.length);
+    blocks.forEach((b, i) => {
+      splitInto(b.tokens_hash, out.tokensLo, out.tokensHi, i);
+      splitInto(b.block_hash, out.hashLo, out.hashHi, i);
+    });
+  } else if (isRemoved(data)) {
+    const hashes = data.removed.block_hashes;
+    out.kind = 'removed';
+    out.count = hashes.length;
+    out.hashLo = new Uint32Array(hashes.length);
+    out.hashHi = new Uint32Array(hashes.length);
+    hashes.forEach((h, i) => {
+      splitInto(h, out.hashLo, out.hashHi, i);
+    });
+  }
+  return out;
+}
+
+export interface IndexWarnings {
+  /** Stores that changed nothing (Dynamo's `EventWarningKind::DuplicateStore`). */
+  duplicateStore: number;
+}
+
+/**
+ * The KV block index with NVIDIA Dynamo 1.6.1 `RadixTree` semantics: a compressed radix tree keyed
+ * by tokens_hash, with engine block hashes resolved through a lookup per (worker_id, dp_rank).
+ *
+ * One deliberate difference: a rank resolves its *own* block hashes. Dynamo keeps only the first
+ * writer's block_hash on a node, so a second engine hashing with another seed cannot use its own
+ * hashes as parents or in removals; here every lookup entry points at a slot (a block position),
+ * not at the first writer's hash, so both engines are credited. With shared hashes the two
+ * behave identically (proven by the differential suite against Dynamo's crate).
+ */
+export class KvIndex {
+  readonly warnings: IndexWarnings = { duplicateStore: 0 };
+  private readonly slots = new BlockSlots();
+  private readonly workers = new WorkerTable();
+  private readonly root = new EdgeNode([], [], new WorkerBits(), null, null, true);
+  /** Nodes that may have become unreachable during an operation; freed once it ends. */
+  private pendingFree: EdgeNode[] = [];
+  // Scratch columns for the blocks of the event being applied.
+  private tokLo: Uint32Array = new Uint32Array(64);
+  private tokHi: Uint32Array = new Uint32Array(64);
+  private hashLo: Uint32Array = new Uint32Array(64);
+  private hashHi: Uint32Array = new Uint32Array(64);
+  private readonly reusableScores: MatchScores = {
+    count: 0,
+    workerIds: [],
+    dpRanks: new Uint32Array(64),
+    scores: new Uint32Array(64),
+  };
+  private readonly outWorkers: number[] = [];
+  private readonly outScores: number[] = [];
+  private readonly outLast: number[] = [];
+  private readonly active: number[] = [];
+  /** Keeps the prefetch reads of `linkRun` observable so they are not optimized away. */
+  private touchSink = 0;
+  private dropped = new Uint32Array(64);
+  private droppedCount = 0;
+  private queryLo = new Uint32Array(64);
+  private queryHi = new Uint32Array(64);
+
+  applyEvent(event: RouterEvent): ApplyStatus {
+    const { worker_id: workerId } = event;
+    const { data, dp_rank: dpRank } = event.event;
+    const worker = this.workers.register(workerId, dpRank);
+    let status: ApplyStatus = 'ok';
+    if (isStored(data)) status = this.applyStored(worker, data.stored.parent_hash, data.stored.blocks);
+    else if (isRemoved(data)) status = this.applyRemoved(worker, data.removed.block_hashes);
+    else this.dropRank(worker, false);
+    this.flushFree();
+    return status;
+  }
+
+  /**
+   * Applies an event already decoded into u32 halves (`ColumnarEvent`): the same semantics as
+   * `applyEvent` without a BigInt per block, for decoders that write halves directly.
+   */
+  applyColumnar(event: ColumnarEvent): ApplyStatus {
+    const worker = this.workers.register(event.workerId, event.dpRank);
+    let status: ApplyStatus = 'ok';
+    if (event.kind === 'stored') {
+      // The event's columns stand in for the scratch columns while it applies.
+      const scratch = [this.tokLo, this.tokHi, this.hashLo, this.hashHi] as const;
+      this.tokLo = event.tokensLo;
+      this.tokHi = event.tokensHi;
+      this.hashLo = event.hashLo;
+      this.hashHi = event.hashHi;
+      try {
+        status = this.applyStoredLoaded(worker, event.hasParent, event.parentLo, event.parentHi, event.count);
+      } finally {
+        [this.tokLo, this.tokHi, this.hashLo, this.hashHi] = scratch;
+      }
+    } else if (event.kind === 'removed') {
+      status = this.applyRemovedHalves(worker, event.hashLo, event.hashHi, event.count);
+    } else {
+      this.dropRank(worker, false);
+    }
+    this.flushFree();
+    return status;
+  }
+
+  /** Replays events (a dump) into this index; returns how many did not apply cleanly. */
+  load(events: Iterable<RouterEvent>): number {
+    let failed = 0;
+    for (const event of events) if (this.applyEvent(event) !== 'ok') failed++;
+    return failed;
+  }
+
+  /** Drops every dp rank of the worker. An unknown id is a no-op. */
+  removeWorker(workerId: bigint): void {
+    for (const worker of this.workers.ranksOf(workerId)) this.dropRank(worker, false);
+    this.flushFree();
+  }
+
+  removeWorkerDpRank(workerId: bigint, dpRank: number): void {
+    const worker = this.workers.indexOf(workerId, dpRank);
+    if (worker >= 0) this.dropRank(worker, false);
+    this.flushFree();
+  }
+
+  /** Empties every rank of the worker but keeps them registered. */
+  clearAllBlocks(workerId: bigint): void {
+    for (const worker of this.workers.ranksOf(workerId)) this.dropRank(worker, true);
+    this.flushFree();
+  }
+
+  /** Total lookup entries, as Dynamo's `current_size()`. */
+  get currentSize(): number {
+    let total = 0;
+    for (const worker of this.workers.registered()) total += this.workers.lookups[worker]!.size;
+    return total;
+  }
+
+  /** Blocks held per registered (worker, dp_rank), empty ranks included. */
+  treeSizes(): RankSize[] {
+    return this.workers.registered().map((worker) => ({
+      worker_id: this.workers.workerIds[worker]!,
+      dp_rank: this.workers.dpRanks[worker]!,
+      blocks: this.workers.lookups[worker]!.size,
+    }));
+  }
+
+  /** Registered worker ids, ascending and distinct (Dynamo's `get_workers`). */
+  workerIds(): bigint[] {
+    const ids = [...new Set(this.workers.registered().map((w) => this.workers.workerIds[w]!))];
+    return ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Block positions allocated in the tree (freed ones excluded). */
+  get blockSlotsInUse(): number {
+    return this.slots.live;
+  }
+
+  /** Approximate heap bytes of the index's own columns and tables (nodes not included). */
+  get tableBytes(): number {
+    let bytes = this.slots.byteSize;
+    for (const worker of this.workers.registered()) bytes += this.workers.lookups[worker]!.byteSize;
+    return bytes;
+  }
+
+  findMatches(localHashes: readonly bigint[], options: FindOptions = {}): MatchScores {
+    const n = localHashes.length;
+    if (this.queryLo.length < n) {
+      this.queryLo = new Uint32Array(n * 2);
+      this.queryHi = new Uint32Array(n * 2);
+    }
+    for (let i = 0; i < n; i++) splitInto(localHashes[i]!, this.queryLo, this.queryHi, i);
+    return this.findCore(
+      this.queryLo,
+      this.queryHi,
+      n,
+      options.earlyExit ?? false,
+      options.lastBlockHashes ?? false,
+      false,
+    );
+  }
+
+  /**
+   * findMatches over a query already split into u32 halves, allocation-free: the result is
+   * owned by the index and overwritten by the next call (`count` entries are valid).
+   */
+  findMatchesHalves(queryLo: Uint32Array, queryHi: Uint32Array, n: number, earlyExit: boolean): MatchScores {
+    return this.findCore(queryLo, queryHi, n, earlyExit, false, true);
+  }
+
+  private findCore(
+    queryLo: Uint32Array,
+    queryHi: Uint32Array,
+    n: number,
+    earlyExit: boolean,
+    withLastHashes: boolean,
+    reuse: boolean,
+  ): MatchScores {
+    const outWorkers = this.outWorkers;
+    const outScores = this.outScores;
+    // The slot of each output's last matched block, kept only when asked for.
+    const outLast = this.outLast;
+    outWorkers.length = 0;
+    outScores.length = 0;
+    outLast.length = 0;
+    let lastMatchedSlot = -1;
+    let node = n > 0 ? this.root.child(queryLo[0]!, queryHi[0]!) : undefined;
+    // The active workers as a bitset, intersected word by word with each node's full workers.
+    const active = this.active;
+    active.length = 0;
+    let activeCount = 0;
+    let depth = 0;
+    let seq = 0;
+    let first = true;
+    while (seq < n && node !== undefined) {
+      const edge = node.slots;
+      const tokens = node.tokens;
+      const walk = Math.min(edge.length, n - seq);
+      let matched = 0;
+      while (matched < walk) {
+        if (
+          tokens[2 * matched] !== queryLo[seq + matched] ||
+          tokens[2 * matched + 1] !== queryHi[seq + matched]
+        )
+          break;
+        matched++;
+      }
+      if (matched === 0) break;
+      const fullWords = node.full.words;
+      if (first) {
+        for (let i = 0; i < fullWords.length; i++) active.push(fullWords[i]!);
+        activeCount = node.full.size;
+        if (node.cutoffs.size > 0) {
+          for (const [worker, cutoff] of node.cutoffs) {
+            const contribution = Math.min(cutoff, matched);
+            if (contribution === 0) continue;
+            outWorkers.push(worker);
+            outScores.push(contribution);
+            if (withLastHashes) outLast.push(node.slots[contribution - 1]!);
+          }
+        }
+        first = false;
+      } else {
+        for (let i = 0; i < active.length; i++) {
+          const a = active[i]!;
+          if (a === 0) continue;
+          const kept = a & (fullWords[i] ?? 0);
+          let dropped = a ^ kept;
+          if (dropped === 0) continue;
+          active[i] = kept;
+          activeCount -= popcount(dropped);
+          while (dropped !== 0) {
+            const low = dropped & -dropped;
+            dropped ^= low;
+            const worker = (i << 5) | (31 - Math.clz32(low));
+            const cutoff = node.cutoffs.size > 0 ? node.cutoffs.get(worker) : undefined;
+            const contribution = cutoff === undefined ? 0 : Math.min(cutoff, matched);
+            outWorkers.push(worker);
+            outScores.push(depth + contribution);
+            if (withLastHashes)
+              outLast.push(contribution > 0 ? node.slots[contribution - 1]! : lastMatchedSlot);
+          }
+        }
+      }
+      depth += matched;
+      lastMatchedSlot = edge[matched - 1]!;
+      if (activeCount === 0 || matched < edge.length || depth === n || (earlyExit && activeCount === 1))
+        break;
+      seq += matched;
+      node = node.child(queryLo[seq]!, queryHi[seq]!);
+    }
+    for (let i = 0; i < active.length; i++) {
+      let a = active[i]!;
+      while (a !== 0) {
+        const low = a & -a;
+        a ^= low;
+        outWorkers.push((i << 5) | (31 - Math.clz32(low)));
+        outScores.push(depth);
+        if (withLastHashes) outLast.push(lastMatchedSlot);
+      }
+    }
+    return this.matchScores(outWorkers, outScores, withLastHashes ? outLast : undefined, reuse);
+  }
+
+  /** The tree as stored events, one per run of nodes with the same workers (Dynamo's dump shape). */
+  dump(): RouterEvent[] {
+    const events: RouterEvent[] = [];
+    let eventId = 0n;
+    const queue: { node: EdgeNode; parentSlot: number }[] = [];
+    this.root.forEachChild((node) => queue.push({ node, parentSlot: -1 }));
+    for (let q = 0; q < queue.length; q++) {
+      const { node: start, parentSlot } = queue[q]!;
+      const merged: number[] = [];
+      const mergedTokens: number[] = [];
+      let current = start;
+      for (;;) {
+        if (!current.hasAnyWorkers && current.children.size === 0) break;
+        for (const s of current.slots) merged.push(s);
+        for (const t of current.tokens) mergedTokens.push(t);
+        const live: EdgeNode[] = [];
+        current.forEachChild((c) => {
+          if (c.hasAnyWorkers || c.children.size > 0) live.push(c);
+        });
+        const only = live.length === 1 ? live[0]! : undefined;
+        if (
+          current.cutoffs.size === 0 &&
+          only !== undefined &&
+          only.cutoffs.size === 0 &&
+          only.hasAnyWorkers &&
+          only.full.equals(current.full)
+        ) {
+          current = only;
+          continue;
+        }
+        if (merged.length === 0) break;
+        for (const worker of current.full.toArray())
+          events.push(this.dumpEvent(worker, eventId++, parentSlot, merged, mergedTokens, merged.length));
+        for (const [worker, cutoff] of current.cutoffs) {
+          events.push(this.dumpEvent(worker, eventId++, parentSlot, merged, mergedTokens, cutoff));
+        }
+        const lastSlot = merged[merged.length - 1]!;
+        for (const child of live) queue.push({ node: child, parentSlot: lastSlot });
+        break;
+      }
+    }
+    return events;
+  }
+
+  // ---- stored ----
+
+  private applyStored(
+    worker: number,
+    parentHash: bigint | null,
+    blocks: readonly StoredBlock[],
+  ): ApplyStatus {
+    this.loadBlocks(blocks);
+    if (parentHash === null) return this.applyStoredLoaded(worker, false, 0, 0, blocks.length);
+    return this.applyStoredLoaded(worker, true, lowHalf(parentHash), highHalf(parentHash), blocks.length);
+  }
+
+  /** A stored event whose n blocks are in the scratch columns (tokLo, tokHi, hashLo, hashHi). */
+  private applyStoredLoaded(
+    worker: number,
+    hasParent: boolean,
+    pLo: number,
+    pHi: number,
+    n: number,
+  ): ApplyStatus {
+    if (hasParent) {
+      for (let i = 0; i < n; i++) {
+        if (this.hashLo[i] === pLo && this.hashHi[i] === pHi) return 'invalid_block_sequence';
+      }
+    }
+    let duplicate = n > 0;
+    let parent: EdgeNode;
+    if (hasParent) {
+      const lookup = this.workers.lookups[worker]!;
+      const parentSlot = lookup.get(pLo, pHi);
+      if (parentSlot < 0) return 'parent_block_not_found';
+      const node = this.slots.nodeOf(parentSlot);
+      const parentPos = this.slots.data[parentSlot * SLOT_WORDS + SLOT_POSITION]!;
+      if (!node.covers(worker, parentPos)) {
+        this.unlink(worker, pLo, pHi);
+        return 'parent_block_not_found';
+      }
+      const reused = this.tryReuseParentEdge(worker, node, parentPos, n);
+      if (reused !== undefined) {
+        if (duplicate && reused) this.warnings.duplicateStore++;
+        return 'ok';
+      }
+      if (node.slots[node.slots.length - 1] !== parentSlot) this.split(node, parentPos + 1);
+      parent = node;
+    } else {
+      parent = this.root;
+    }
+
+    let i = 0;
+    while (i < n) {
+      const child = parent.child(this.tokLo[i]!, this.tokHi[i]!);
+      if (child === undefined) {
+        const canExtend =
+          parent !== this.root && !parent.internal && parent.covers(worker, parent.slots.length - 1);
+        if (canExtend) {
+          this.appendToLeaf(parent, worker, i, n);
+        } else {
+          const created = this.newNode(worker, i, n, parent);
+          parent.internal = true;
+          parent.addChild(created);
+        }
+        duplicate = false;
+        break;
+      }
+      const edgeTokens = child.tokens;
+      const edgeLen = child.slots.length;
+      const bound = Math.min(edgeLen, n - i);
+      let matchLen = 0;
+      while (
+        matchLen < bound &&
+        edgeTokens[2 * matchLen] === this.tokLo[i + matchLen] &&
+        edgeTokens[2 * matchLen + 1] === this.tokHi[i + matchLen]
+      ) {
+        matchLen++;
+      }
+      if (matchLen < edgeLen) {
+        if (matchLen === n - i) {
+          const changed = child.coverPrefix(worker, matchLen);
+          const linked = this.linkRun(worker, i, n, child, 0);
+          duplicate = duplicate && !changed && !linked;
+          break;
+        }
+        this.split(child, matchLen);
+        child.promoteToFull(worker);
+        this.linkRun(worker, i, i + matchLen, child, 0);
+        const tail = this.newNode(worker, i + matchLen, n, child);
+        child.internal = true;
+        child.addChild(tail);
+        duplicate = false;
+        break;
+      }
+      if (child.promoteToFull(worker)) duplicate = false;
+      if (this.linkRun(worker, i, i + edgeLen, child, 0)) duplicate = false;
+      i += edgeLen;
+      parent = child;
+    }
+    if (duplicate) this.warnings.duplicateStore++;
+    return 'ok';
+  }
+
+  /**
+   * A store whose parent sits mid-edge and whose blocks continue that edge: cover it (or extend
+   * the leaf) instead of splitting. Returns whether nothing changed, or undefined when it does not apply.
+   */
+  private tryReuseParentEdge(
+    worker: number,
+    node: EdgeNode,
+    parentPos: number,
+    n: number,
+  ): boolean | undefined {
+    const edge = node.slots;
+    const suffixStart = parentPos + 1;
+    const suffixLen = edge.length - suffixStart;
+    const matches = (count: number) => {
+      const s = this.slots;
+      for (let k = 0; k < count; k++) {
+        const slot = edge[suffixStart + k]!;
+        if (
+          node.tokens[2 * (suffixStart + k)] !== this.tokLo[k] ||
+          node.tokens[2 * (suffixStart + k) + 1] !== this.tokHi[k] ||
+          s.data[slot * SLOT_WORDS] !== this.hashLo[k] ||
+          s.data[slot * SLOT_WORDS + SLOT_HASH_HI] !== this.hashHi[k]
+        ) {
+          return false;
+        }
+      }
+      return true;
+    };
+    if (n <= suffixLen && matches(n)) {
+      const changed = node.coverPrefix(worker, suffixStart + n);
+      const linked = this.linkRun(worker, 0, n, node, suffixStart);
+      return !changed && !linked;
+    }
+    if (!node.internal && n > suffixLen && matches(suffixLen)) {
+      this.appendToLeaf(node, worker, suffixLen, n);
+      this.linkRun(worker, 0, suffixLen, node, suffixStart);
+      return false;
+    }
+    return undefined;
+  }
+
+  /** Appends blocks [from, to) of the event to a leaf edge; other full workers keep the old length. */
+  private appendToLeaf(node: EdgeNode, worker: number, from: number, to: number): void {
+    const oldLen = node.slots.length;
+    for (const other of node.full.toArray()) {
+      if (other === worker) continue;
+      node.full.delete(other);
+      node.setCutoff(other, oldLen);
+    }
+    node.promoteToFull(worker);
+    for (let k = from; k < to; k++) {
+      node.slots.push(this.slots.allocate(this.hashLo[k]!, this.hashHi[k]!, node, node.slots.length));
+      node.tokens.push(this.tokLo[k]!, this.tokHi[k]!);
+    }
+    this.linkRun(worker, from, to, node, oldLen);
+  }
+
+  private newNode(worker: number, from: number, to: number, parent: EdgeNode): EdgeNode {
+    // Sized up front: one allocation per array instead of a regrowth every few pushes.
+    const slots: number[] = new Array<number>(to - from).fill(0);
+    const tokens: number[] = new Array<number>(2 * (to - from)).fill(0);
+    const node = new EdgeNode(slots, tokens, WorkerBits.of(worker), null, parent, false);
+    this.slots.registerNode(node);
+    for (let k = from; k < to; k++) {
+      slots[k - from] = this.slots.allocate(this.hashLo[k]!, this.hashHi[k]!, node, k - from);
+      tokens[2 * (k - from)] = this.tokLo[k]!;
+      tokens[2 * (k - from) + 1] = this.tokHi[k]!;
+    }
+    this.linkRun(worker, from, to, node, 0);
+    return node;
+  }
+
+  /** Cuts `node` at `pos`: the node keeps edge[0..pos], a new child takes the rest and the children. */
+  private split(node: EdgeNode, pos: number): void {
+    const suffixSlots = node.slots.splice(pos);
+    const suffixCutoffs = new Map<number, number>();
+    const promoted: number[] = [];
+    for (const [worker, cutoff] of node.cutoffs) {
+      if (cutoff < pos) continue;
+      promoted.push(worker);
+      if (cutoff - pos > 0) suffixCutoffs.set(worker, cutoff - pos);
+    }
+    const suffixTokens = node.tokens.splice(2 * pos);
+    const suffix = new EdgeNode(
+      suffixSlots,
+      suffixTokens,
+      node.full.clone(),
+      suffixCutoffs,
+      node,
+      node.internal,
+    );
+    this.slots.registerNode(suffix);
+    for (const worker of promoted) node.promoteToFull(worker);
+    for (const child of node.takeChildren()) {
+      child.parent = suffix;
+      suffix.addChild(child);
+    }
+    node.addChild(suffix);
+    node.internal = true;
+    let moved = 0;
+    for (let k = 0; k < suffixSlots.length; k++) {
+      const slot = suffixSlots[k]!;
+      this.slots.data[slot * SLOT_WORDS + SLOT_NODE] = suffix.id;
+      this.slots.data[slot * SLOT_WORDS + SLOT_POSITION] = k;
+      moved += this.slots.data[slot * SLOT_WORDS + SLOT_REFS]!;
+    }
+    suffix.refs = moved;
+    node.refs -= moved;
+    if (node.refs === 0 && node.parent === null) this.pendingFree.push(node);
+    this.prune(suffix);
+  }
+
+  // ---- removed ----
+
+  private applyRemoved(worker: number, hashes: readonly bigint[]): ApplyStatus {
+    const n = hashes.length;
+    this.ensureScratch(n);
+    for (let i = 0; i < n; i++) splitInto(hashes[i]!, this.hashLo, this.hashHi, i);
+    return this.applyRemovedHalves(worker, this.hashLo, this.hashHi, n);
+  }
+
+  private applyRemovedHalves(
+    worker: number,
+    hashLo: Uint32Array,
+    hashHi: Uint32Array,
+    n: number,
+  ): ApplyStatus {
+    const lookup = this.workers.lookups[worker]!;
+    let firstError: ApplyStatus | undefined;
+    // Hashes this event already dropped as newly uncovered: a later miss on one is not an error.
+    this.droppedCount = 0;
+    for (let idx = 0; idx < n; idx++) {
+      const lo = hashLo[idx]!;
+      const hi = hashHi[idx]!;
+      const slot = this.unlink(worker, lo, hi);
+      if (slot < 0) {
+        if (!this.wasDropped(lo, hi)) firstError ??= 'block_not_found';
+        continue;
+      }
+      const node = this.slots.nodeOf(slot);
+      const firstPos = this.slots.data[slot * SLOT_WORDS + SLOT_POSITION]!;
+      let minPos = firstPos;
+      if (node.covers(worker, firstPos)) {
+        // Later hashes of the same run on this edge are folded into one cut at the lowest position.
+        while (idx + 1 < n) {
+          const nextSlot = lookup.get(hashLo[idx + 1]!, hashHi[idx + 1]!);
+          if (nextSlot < 0 || this.slots.nodeOf(nextSlot) !== node) break;
+          const nextPos = this.slots.data[nextSlot * SLOT_WORDS + SLOT_POSITION]!;
+          if (!node.covers(worker, nextPos)) break;
+          if (nextPos < minPos) minPos = nextPos;
+          idx++;
+        }
+      }
+      const cutoff = node.currentCutoff(worker);
+      if (minPos >= cutoff) {
+        this.recordDropped(lo, hi);
+        this.prune(node);
+        continue;
+      }
+      if (minPos === 0) node.dropWorker(worker);
+      else {
+        node.full.delete(worker);
+        node.setCutoff(worker, minPos);
+      }
+      this.prune(node);
+      // The node is left alive for other workers without invalidating this worker in the
+      // descendants: Dynamo's TODO(CORRECTNESS) behaviour, kept so scores and sizes stay equal.
+      const own = this.workers.ownHashes[worker];
+      const edge = node.slots;
+      for (let k = minPos; k < cutoff; k++) {
+        const uncovered = edge[k]!;
+        const ownHash = own?.get(uncovered);
+        if (
+          uncovered === slot &&
+          (ownHash === undefined || (lowHalf(ownHash) === lo && highHalf(ownHash) === hi))
+        ) {
+          // The removed block itself: already unlinked above.
+          this.recordDropped(lo, hi);
+          continue;
+        }
+        let ulo: number;
+        let uhi: number;
+        if (ownHash === undefined) {
+          ulo = this.slots.data[uncovered * SLOT_WORDS]!;
+          uhi = this.slots.data[uncovered * SLOT_WORDS + SLOT_HASH_HI]!;
+        } else {
+          ulo = lowHalf(ownHash);
+          uhi = highHalf(ownHash);
+        }
+        this.unlink(worker, ulo, uhi);
+        this.recordDropped(ulo, uhi);
+      }
+    }
+    return firstError ?? 'ok';
+  }
+
+  private recordDropped(lo: number, hi: number): void {
+    if (this.droppedCount * 2 + 2 > this.dropped.length) {
+      const grown = new Uint32Array(this.dropped.length * 2);
+      grown.set(this.dropped);
+      this.dropped = grown;
+    }
+    this.dropped[this.droppedCount * 2] = lo;
+    this.dropped[this.droppedCount * 2 + 1] = hi;
+    this.droppedCount++;
+  }
+
+  private wasDropped(lo: number, hi: number): boolean {
+    for (let i = 0; i < this.droppedCount; i++) {
+      if (this.dropped[i * 2] === lo && this.dropped[i * 2 + 1] === hi) return true;
+    }
+    return false;
+  }
+
+  // ---- cleared / worker removal ----
+
+  private dropRank(worker: number, keepRegistered: boolean): void {
+    const lookup = this.workers.lookups[worker]!;
+    const nodes = new Set<EdgeNode>();
+    lookup.forEach((_lo, _hi, slot) => {
+      nodes.add(this.slots.nodeOf(slot));
+      this.dropRef(slot);
+    });
+    for (const node of nodes) {
+      node.dropWorker(worker);
+      this.prune(node);
+    }
+    if (keepRegistered) {
+      lookup.clear();
+      this.workers.ownHashes[worker] = null;
+    } else {
+      this.workers.unregister(worker);
+    }
+  }
+
+  // ---- structure upkeep ----
+
+  /** Dynamo's `prune_unreachable`: a node no worker fully covers loses its children; an empty node leaves its parent. */
+  private prune(node: EdgeNode): void {
+    if (node.full.size === 0 && node.children.size > 0) {
+      for (const child of node.takeChildren()) {
+        child.parent = null;
+        if (child.refs === 0) this.pendingFree.push(child);
+      }
+    }
+    if (node.hasAnyWorkers) return;
+    const parent = node.parent;
+    if (parent !== null) {
+      parent.removeChild(node);
+      node.parent = null;
+    }
+    if (node.refs === 0) this.pendingFree.push(node);
+  }
+
+  /** Frees nodes no parent and no lookup entry reaches any more, with their slots. */
+  private flushFree(): void {
+    while (this.pendingFree.length > 0) {
+      const node = this.pendingFree.pop()!;
+      if (node.freed || node.parent !== null || node.refs > 0 || node === this.root) continue;
+      node.freed = true;
+      for (const slot of node.slots) this.slots.release(slot);
+      this.slots.releaseNode(node);
+      for (const child of node.takeChildren()) {
+        child.parent = null;
+        if (child.refs === 0) this.pendingFree.push(child);
+      }
+    }
+  }
+
+  /**
+   * Points the worker's lookup entries for the event's blocks [from, to) at the node's slots from
+   * `firstPos` on. Returns whether any entry was new or pointed at another node.
+   */
+  private linkRun(worker: number, from: number, to: number, node: EdgeNode, firstPos: number): boolean {
+    if (to - from > 8)
+      this.touchSink ^= this.workers.lookups[worker]!.touch(this.hashLo, this.hashHi, from, to);
+    let changed = false;
+    for (let k = from; k < to; k++) {
+      if (this.link(worker, this.hashLo[k]!, this.hashHi[k]!, node.slots[firstPos + k - from]!))
+        changed = true;
+    }
+    return changed;
+  }
+
+  private link(worker: number, lo: number, hi: number, slot: number): boolean {
+    const previous = this.workers.lookups[worker]!.set(lo, hi, slot);
+    if (previous === slot) return false;
+    const changed = previous < 0 || this.slots.nodeOf(previous) !== this.slots.nodeOf(slot);
+    if (previous >= 0) {
+      this.forgetOwnHash(worker, previous, lo, hi);
+      this.dropRef(previous);
+    }
+    this.slots.data[slot * SLOT_WORDS + SLOT_REFS]!++;
+    this.slots.nodeOf(slot).refs++;
+    if (
+      this.slots.data[slot * SLOT_WORDS] !== lo ||
+      this.slots.data[slot * SLOT_WORDS + SLOT_HASH_HI] !== hi
+    ) {
+      let own = this.workers.ownHashes[worker];
+      if (!own) {
+        own = new Map();
+        this.workers.ownHashes[worker] = own;
+      }
+      own.set(slot, fromHalves(lo, hi));
+    }
+    return changed;
+  }
+
+  /** Removes the worker's lookup entry for a hash; returns the slot it pointed at, or -1. */
+  private unlink(worker: number, lo: number, hi: number): number {
+    const slot = this.workers.lookups[worker]!.delete(lo, hi);
+    if (slot < 0) return -1;
+    this.forgetOwnHash(worker, slot, lo, hi);
+    this.dropRef(slot);
+    return slot;
+  }
+
+  private forgetOwnHash(worker: number, slot: number, lo: number, hi: number): void {
+    const own = this.workers.ownHashes[worker];
+    if (own && own.size > 0 && own.get(slot) === fromHalves(lo, hi)) own.delete(slot);
+  }
+
+  private dropRef(slot: number): void {
+    this.slots.data[slot * SLOT_WORDS + SLOT_REFS]!--;
+    const node = this.slots.nodeOf(slot);
+    if (--node.refs === 0 && node.parent === null) this.pendingFree.push(node);
+  }
+
+  private ownHash(worker: number, slot: number): bigint {
+    return (
+      this.workers.ownHashes[worker]?.get(slot) ??
+      fromHalves(this.slots.data[slot * SLOT_WORDS]!, this.slots.data[slot * SLOT_WORDS + SLOT_HASH_HI]!)
+    );
+  }
+
+  private loadBlocks(blocks: readonly StoredBlock[]): void {
+    const n = blocks.length;
+    this.ensureScratch(n);
+    for (let i = 0; i < n; i++) {
+      const b = blocks[i]!;
+      splitInto(b.tokens_hash, this.tokLo, this.tokHi, i);
+      splitInto(b.block_hash, this.hashLo, this.hashHi, i);
+    }
+  }
+
+  private ensureScratch(n: number): void {
+    if (this.tokLo.length >= n) return;
+    this.tokLo = new Uint32Array(n * 2);
+    this.tokHi = new Uint32Array(n * 2);
+    this.hashLo = new Uint32Array(n * 2);
+    this.hashHi = new Uint32Array(n * 2);
+  }
+
+  private dumpEvent(
+    worker: number,
+    eventId: bigint,
+    parentSlot: number,
+    slots: number[],
+    tokens: number[],
+    count: number,
+  ): RouterEvent {
+    const blocks: StoredBlock[] = [];
+    for (let k = 0; k < count; k++) {
+      const slot = slots[k]!;
+      blocks.push({
+        block_hash: this.ownHash(worker, slot),
+        tokens_hash: fromHalves(tokens[2 * k]!, tokens[2 * k + 1]!),
+        mm_extra_info: null,
+      });
+    }
+    return {
+      worker_id: this.workers.workerIds[worker]!,
+      storage_tier: 'device',
+      residency_domain: 'worker',
+      event: {
+        event_id: eventId,
+        data: {
+          stored: {
+            parent_hash: parentSlot < 0 ? null : this.ownHash(worker, parentSlot),
+            start_position: null,
+            blocks,
+          },
+        },
+        dp_rank: this.workers.dpRanks[worker]!,
+      },
+    };
+  }
+
+  private matchScores(
+    workers: number[],
+    scores: number[],
+    lastSlots: number[] | undefined,
+    reuse: boolean,
+  ): MatchScores {
+    let count = 0;
+    for (const s of scores) if (s >= 1) count++;
+    let out: MatchScores;
+    if (reuse) {
+      out = this.reusableScores;
+      if (out.scores.length < count) {
+        out.dpRanks = new Uint32Array(count * 2);
+        out.scores = new Uint32Array(count * 2);
+      }
+      out.count = count;
+      // Grown, never shrunk: entries past `count` are stale, and trimming would reallocate.
+      while (out.workerIds.length < count) out.workerIds.push(0n);
+    } else {
+      out = {
+        count,
+        workerIds: new Array<bigint>(count),
+        dpRanks: new Uint32Array(count),
+        scores: new Uint32Array(count),
+      };
+    }
+    if (lastSlots) out.lastBlockHashes = new Array<bigint>(count);
+    let j = 0;
+    for (let i = 0; i < workers.length; i++) {
+      if (scores[i]! < 1) continue;
+      if (lastSlots) out.lastBlockHashes![j] = this.ownHash(workers[i]!, lastSlots[i]!);
+      out.workerIds[j] = this.workers.workerIds[workers[i]!]!;
+      out.dpRanks[j] = this.workers.dpRanks[workers[i]!]!;
+      out.scores[j] = scores[i]!;
+      j++;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './apply-op.ts';
+export * from './event-stream.ts';
+export * from './naive-index.ts';
