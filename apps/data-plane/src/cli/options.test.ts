@@ -50,8 +50,19 @@ describe('data-plane options', () => {
       '--access-log',
       '--nats-url',
       '--snapshot-dir',
+      '--snapshot-interval',
+      '--ingest-slice-ms',
+      '--demo',
     ]) {
       expect(helpText()).toContain(flag);
     }
+  });
+  it('reads the snapshot interval and ingest slice, 0 meaning apply on arrival', () => {
+    expect(parseOptions([], {})).toMatchObject({ snapshotIntervalSec: 60, ingestSliceMs: 2 });
+    expect(parseOptions(['--snapshot-interval', '5', '--ingest-slice-ms', '0'], {})).toMatchObject({
+      snapshotIntervalSec: 5,
+      ingestSliceMs: 0,
+    });
+    expect(() => parseOptions(['--snapshot-interval', '0'], {})).toThrow(OptionsError);
   });
 });

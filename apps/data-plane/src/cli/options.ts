@@ -1,3 +1,5 @@
+import { defaultRouterConfig, type RouterConfig, routerConfigError } from '@kvindex/router';
+
 /**
  * The data plane's flags: NVIDIA Dynamo 1.6's `python -m dynamo.indexer` names and defaults, plus
  * ours. Every flag also reads an environment variable (KVINDEX_<FLAG>), flags winning.
@@ -23,9 +25,21 @@ export interface DataPlaneOptions {
   natsUrl: string | undefined;
   natsSubjects: string[];
   snapshotDir: string | undefined;
+  snapshotIntervalSec: number;
   logLevel: string;
+  ingestSliceMs: number;
   minInitialWorkers: number;
   demo: 'auto' | 'on' | 'off';
+  /** KV-aware routing (/v1/route), Dynamo's router flags. */
+  router: RouterConfig;
+  /** Accepted for Dynamo compatibility: the router keeps no state across restarts to reset. */
+  routerResetStates: boolean;
+  /** Answer Dynamo's kv_indexer_query over NATS (--nats-url) from the --model-name partition. */
+  serveIndexer: boolean;
+  /** The query subject; default namespace.{ns}.component.{component}.kv_indexer_query of the first --nats-subjects entry. */
+  indexerQuerySubject: string | undefined;
+  /** Route on overlaps from another data plane: an http(s) URL or a NATS subject. */
+  useRemoteIndexer: string | undefined;
   help: boolean;
 }
 
@@ -50,6 +64,14 @@ function int(name: string, value: string, min: number, max: number): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
     throw new OptionsError(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function num(name: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
+    throw new OptionsError(`--${name} must be a finite, non-negative number, got ${JSON.stringify(value)}`);
   }
   return n;
 }
@@ -211,12 +233,30 @@ const FLAGS: FlagSpec[] = [
     },
   },
   {
+    name: 'snapshot-interval',
+    env: 'KVINDEX_SNAPSHOT_INTERVAL',
+    arg: 'SECONDS',
+    help: 'seconds between snapshots with --snapshot-dir (default 60)',
+    apply: (o, v) => {
+      o.snapshotIntervalSec = int('snapshot-interval', v, 1, 86_400);
+    },
+  },
+  {
     name: 'log-level',
     env: 'KVINDEX_LOG_LEVEL',
     arg: 'LEVEL',
     help: 'trace|debug|info|warn|error (default info)',
     apply: (o, v) => {
       o.logLevel = v;
+    },
+  },
+  {
+    name: 'ingest-slice-ms',
+    env: 'KVINDEX_INGEST_SLICE_MS',
+    arg: 'MS',
+    help: 'longest stretch of event ingestion before queries get the thread (default 2; 0 = apply on arrival)',
+    apply: (o, v) => {
+      o.ingestSliceMs = int('ingest-slice-ms', v, 0, 60_000);
     },
   },
   {
@@ -237,6 +277,125 @@ const FLAGS: FlagSpec[] = [
       if (v !== 'auto' && v !== 'on' && v !== 'off')
         throw new OptionsError(`--demo must be auto, on or off, got ${JSON.stringify(v)}`);
       o.demo = v;
+    },
+  },
+  {
+    name: 'kv-overlap-score-weight',
+    env: 'KVINDEX_KV_OVERLAP_SCORE_WEIGHT',
+    arg: 'W',
+    help: '/v1/route: weight of prefill blocks against decode blocks (default 1.0; 0 = load only)',
+    apply: (o, v) => {
+      o.router.overlapScoreWeight = num('kv-overlap-score-weight', v);
+    },
+  },
+  {
+    name: 'router-temperature',
+    env: 'KVINDEX_ROUTER_TEMPERATURE',
+    arg: 'T',
+    help: '/v1/route: 0 picks the lowest cost (default); T > 0 samples softmax(-cost/T)',
+    apply: (o, v) => {
+      o.router.temperature = num('router-temperature', v);
+    },
+  },
+  {
+    name: 'no-kv-events',
+    env: 'KVINDEX_NO_KV_EVENTS',
+    boolean: true,
+    help: 'approximate mode: no engine events; /v1/route learns from its own decisions (TTL, pruning)',
+    apply: (o) => {
+      o.router.useKvEvents = false;
+    },
+  },
+  {
+    name: 'no-track-active-blocks',
+    env: 'KVINDEX_NO_TRACK_ACTIVE_BLOCKS',
+    boolean: true,
+    help: '/v1/route: ignore in-flight load, route on cached prefixes only',
+    apply: (o) => {
+      o.router.trackActiveBlocks = false;
+    },
+  },
+  {
+    name: 'router-ttl-secs',
+    env: 'KVINDEX_ROUTER_TTL_SECS',
+    arg: 'S',
+    help: 'approximate mode: seconds a routed prefix is assumed cached (default 120)',
+    apply: (o, v) => {
+      o.router.ttlSecs = num('router-ttl-secs', v);
+    },
+  },
+  {
+    name: 'router-max-tree-size',
+    env: 'KVINDEX_ROUTER_MAX_TREE_SIZE',
+    arg: 'N',
+    help: 'approximate mode: blocks held before pruning (default 1048576)',
+    apply: (o, v) => {
+      o.router.maxTreeSize = int('router-max-tree-size', v, 1, 2 ** 32);
+    },
+  },
+  {
+    name: 'router-prune-target-ratio',
+    env: 'KVINDEX_ROUTER_PRUNE_TARGET_RATIO',
+    arg: 'R',
+    help: 'approximate mode: pruning keeps this fraction of the max tree size (default 0.8)',
+    apply: (o, v) => {
+      const r = num('router-prune-target-ratio', v);
+      if (r <= 0 || r > 1) throw new OptionsError(`--router-prune-target-ratio must be in (0, 1], got ${v}`);
+      o.router.pruneTargetRatio = r;
+    },
+  },
+  {
+    name: 'router-reset-states',
+    env: 'KVINDEX_ROUTER_RESET_STATES',
+    boolean: true,
+    help: 'accepted for Dynamo compatibility; routing state is never persisted, so each start is fresh',
+    apply: (o) => {
+      o.routerResetStates = true;
+    },
+  },
+  {
+    name: 'router-queue-threshold',
+    env: 'KVINDEX_ROUTER_QUEUE_THRESHOLD',
+    arg: 'F',
+    help: '/v1/route: park requests (fcfs) while every worker has more than F x its batch capacity in prefill',
+    apply: (o, v) => {
+      o.router.queueThreshold = num('router-queue-threshold', v);
+    },
+  },
+  {
+    name: 'router-max-num-batched-tokens',
+    env: 'KVINDEX_ROUTER_MAX_NUM_BATCHED_TOKENS',
+    arg: 'N',
+    help: "a worker's batch capacity for --router-queue-threshold (default 10000000, Dynamo's when unknown)",
+    apply: (o, v) => {
+      o.router.maxNumBatchedTokens = int('router-max-num-batched-tokens', v, 1, 2 ** 32);
+    },
+  },
+  {
+    name: 'serve-indexer',
+    env: 'KVINDEX_SERVE_INDEXER',
+    boolean: true,
+    help: "answer Dynamo's kv_indexer_query requests over --nats-url from the --model-name partition",
+    apply: (o) => {
+      o.serveIndexer = true;
+    },
+  },
+  {
+    name: 'indexer-query-subject',
+    env: 'KVINDEX_INDEXER_QUERY_SUBJECT',
+    arg: 'SUBJECT',
+    help: 'subject of --serve-indexer (default namespace.{ns}.component.{component}.kv_indexer_query)',
+    apply: (o, v) => {
+      o.indexerQuerySubject = v;
+    },
+  },
+  {
+    name: 'use-remote-indexer',
+    env: 'KVINDEX_USE_REMOTE_INDEXER',
+    arg: 'URL|SUBJECT',
+    help: '/v1/route asks this indexer (http URL, or NATS subject on --nats-url) instead of holding one',
+    apply: (o, v) => {
+      o.useRemoteIndexer = v;
     },
   },
   {
@@ -265,9 +424,16 @@ export function defaultOptions(): DataPlaneOptions {
     natsUrl: undefined,
     natsSubjects: ['dynamo/backend'],
     snapshotDir: undefined,
+    snapshotIntervalSec: 60,
     logLevel: 'info',
+    ingestSliceMs: 2,
     minInitialWorkers: 0,
     demo: 'auto',
+    router: defaultRouterConfig(),
+    routerResetStates: false,
+    serveIndexer: false,
+    indexerQuerySubject: undefined,
+    useRemoteIndexer: undefined,
     help: false,
   };
 }
@@ -307,7 +473,34 @@ export function parseOptions(
   }
   if (o.workers.length > 0 && o.blockSize === undefined)
     throw new OptionsError('--block-size is required with --workers');
+  const routerProblem = routerCombinationError(o);
+  if (routerProblem) throw new OptionsError(routerProblem);
   return o;
+}
+
+/** Router flag combinations that cannot mean what the user wants. */
+function routerCombinationError(o: DataPlaneOptions): string | undefined {
+  const r = o.router;
+  if (!r.useKvEvents && o.natsUrl !== undefined)
+    return '--no-kv-events (approximate mode, no engine events) contradicts --nats-url (an event feed)';
+  if (!r.useKvEvents && r.overlapScoreWeight === 0)
+    return '--no-kv-events with --kv-overlap-score-weight 0: the approximate index would be built and never read';
+  if (o.serveIndexer && o.natsUrl === undefined) return '--serve-indexer needs --nats-url';
+  if (o.indexerQuerySubject !== undefined && !o.serveIndexer)
+    return '--indexer-query-subject only applies with --serve-indexer';
+  if (o.useRemoteIndexer !== undefined) {
+    if (!r.useKvEvents)
+      return '--use-remote-indexer contradicts --no-kv-events: the remote indexer is the event-fed index';
+    if (o.serveIndexer) return '--use-remote-indexer holds no index, so it cannot --serve-indexer';
+    if (r.overlapScoreWeight === 0)
+      return '--use-remote-indexer with --kv-overlap-score-weight 0: the remote overlaps would never be read';
+    if (!/^https?:\/\//.test(o.useRemoteIndexer) && o.natsUrl === undefined)
+      return '--use-remote-indexer with a NATS subject needs --nats-url';
+  }
+  if (!r.trackActiveBlocks && r.queueThreshold !== undefined)
+    return '--router-queue-threshold needs the active prefill tokens that --no-track-active-blocks turns off';
+  const invalid = routerConfigError(r);
+  return invalid ? `invalid router configuration: ${invalid}` : undefined;
 }
 
 export function helpText(): string {
