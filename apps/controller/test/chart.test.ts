@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { ENV_NAMES, parseOptions } from '../src/cli/options.ts';
 import { type ControlPlane, startControlPlane } from './support/control-plane.ts';
 import { chartDir, helm } from './support/helm.ts';
 
@@ -11,7 +12,19 @@ interface Manifest {
   kind: string;
   metadata: { name: string; namespace?: string };
   rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
-  spec?: { replicas?: number };
+  spec?: {
+    replicas?: number;
+    template?: {
+      spec?: {
+        containers: {
+          args?: string[];
+          env?: { name: string; value?: string; valueFrom?: unknown }[];
+          ports?: { name: string; containerPort: number }[];
+          livenessProbe?: { httpGet?: { port: string } };
+        }[];
+      };
+    };
+  };
 }
 
 function render(...set: string[]): Manifest[] {
@@ -91,6 +104,28 @@ describe('charts/kvindex', () => {
     expect(podVerbs(render('workerDeletionCost=true'))).toEqual(['get', 'list', 'watch', 'patch']);
     expect(groups(render())).toContain('inference.networking.k8s.io');
     expect(groups(render('inferencePools=false'))).not.toContain('inference.networking.k8s.io');
+  });
+
+  it('runs the controller with flags and environment kvindex-controller accepts', () => {
+    const deployment = render('controller.watchNamespace=inference').find((m) => m.kind === 'Deployment')!;
+    const container = deployment.spec!.template!.spec!.containers[0]!;
+    const env: Record<string, string> = {};
+    for (const e of container.env ?? []) {
+      expect(ENV_NAMES, `env ${e.name}`).toContain(e.name);
+      env[e.name] = e.value ?? 'from-downward-api';
+    }
+    const o = parseOptions(container.args ?? [], env);
+    expect(o).toMatchObject({
+      indexerImage: expect.stringMatching(/^kvindex\/data-plane:/),
+      metricsPort: 8080,
+      healthPort: 8081,
+      leaderElect: true,
+      leaderElectionNamespace: 'from-downward-api',
+      identity: 'from-downward-api',
+      namespace: 'inference',
+      watchInferencePools: true,
+    });
+    expect(container.ports?.map((p) => p.containerPort).sort()).toEqual([8080, 8081]);
   });
 
   it('renders a ServiceMonitor when enabled', () => {
