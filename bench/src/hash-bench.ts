@@ -1,5 +1,5 @@
 // XXH3-64 backends for @kvindex/core's block hashing, measured on one 128k-token sequence.
-// Run: cd bench && node --conditions=source src/hash-bench.ts   (or: pnpm bench:hash)
+// Run: pnpm bench:hash (from the repo root)
 // Results and the choice they led to: docs/benchmarks.md (## Hashing), docs/decisions/002-xxh3-backend.md.
 
 import { cpus, loadavg } from 'node:os';
