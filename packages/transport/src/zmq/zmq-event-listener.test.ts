@@ -125,6 +125,27 @@ describe('ZmqEventListener over real sockets', () => {
     }
   });
 
+  it("passes each batch's engine timestamp on, the basis of ingest lag", async () => {
+    const pub = await publisher();
+    const stamps: number[] = [];
+    const h = listen(pub, {
+      onEvents: (events, meta) => {
+        stamps.push(meta.ts);
+        h.state.apply(events);
+      },
+    });
+    await connected(h);
+    const before = Date.now() / 1000;
+    await drive(new TestEngine({ blockSize: BLOCK_SIZE, capacity: 48, seed: 3 }), pub, 20);
+    const after = Date.now() / 1000;
+    await caughtUp(h, pub);
+    expect(stamps.length).toBeGreaterThan(0);
+    for (const ts of stamps) {
+      expect(ts).toBeGreaterThanOrEqual(before);
+      expect(ts).toBeLessThanOrEqual(after);
+    }
+  });
+
   it('replays from 0 when the first live batch is not seq 0 (late joiner)', async () => {
     const pub = await publisher();
     const engine = new TestEngine({ blockSize: BLOCK_SIZE, capacity: 48, seed: 3 });
