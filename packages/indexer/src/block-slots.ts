@@ -69,7 +69,9 @@ export class BlockSlots {
   }
 
   private grow(): void {
-    const data = new Uint32Array(this.data.length * 2);
+    // By half, not double: the column is most of the index's memory, and doubling left up to
+    // half of it unused (measured ~40 of 97 heap bytes per block on the race).
+    const data = new Uint32Array(Math.ceil(this.data.length / SLOT_WORDS / 2) * 3 * SLOT_WORDS);
     data.set(this.data);
     this.data = data;
   }

@@ -3,12 +3,21 @@ import type { WorkerBits } from './worker-bits.ts';
 /**
  * A node of the radix tree: a compressed edge (a run of slots), the workers covering the whole
  * edge and, per partially covering worker, a cutoff k meaning it holds `edge[0..k]` (0 < k < len).
- * Children are keyed by their first slot's tokens_hash; the map key is its low half and children
- * sharing a low half are chained through `nextSibling`.
+ * Children are keyed by their first slot's tokens_hash; the map key is its low half cut to 30 bits
+ * (`childKey`) and children sharing a key are chained through `nextSibling`.
  */
 /** Shared by every node without partial workers or children until it gets one; never written. */
 const NO_CUTOFFS: Map<number, number> = new Map();
 const NO_CHILDREN: Map<number, EdgeNode> = new Map();
+
+/**
+ * The children map's key for a first tokens_hash low half: 30 bits, so it is a V8 small integer.
+ * A full u32 half is a heap number for half of all hashes, which made every Map lookup of the
+ * find walk hash (and box) a double.
+ */
+function childKey(tokensLo: number): number {
+  return tokensLo & 0x3fffffff;
+}
 
 export class EdgeNode {
   slots: number[];
@@ -91,30 +100,30 @@ export class EdgeNode {
   }
 
   child(tokensLo: number, tokensHi: number): EdgeNode | undefined {
-    let c: EdgeNode | null = this.children.get(tokensLo) ?? null;
+    let c: EdgeNode | null = this.children.get(childKey(tokensLo)) ?? null;
     while (c !== null) {
-      if (c.tokens[1] === tokensHi) return c;
+      if (c.tokens[1] === tokensHi && c.tokens[0] === tokensLo) return c;
       c = c.nextSibling;
     }
     return undefined;
   }
 
   addChild(child: EdgeNode): void {
-    const firstTokensLo = child.tokens[0]!;
+    const key = childKey(child.tokens[0]!);
     if (this.children === NO_CHILDREN) this.children = new Map();
-    const head = this.children.get(firstTokensLo);
+    const head = this.children.get(key);
     child.nextSibling = head ?? null;
-    this.children.set(firstTokensLo, child);
+    this.children.set(key, child);
   }
 
   /** Unlinks exactly this child object (a replacement under the same key is left alone). */
   removeChild(child: EdgeNode): boolean {
-    const firstTokensLo = child.tokens[0]!;
-    const head = this.children.get(firstTokensLo);
+    const key = childKey(child.tokens[0]!);
+    const head = this.children.get(key);
     if (head === undefined) return false;
     if (head === child) {
-      if (child.nextSibling) this.children.set(firstTokensLo, child.nextSibling);
-      else this.children.delete(firstTokensLo);
+      if (child.nextSibling) this.children.set(key, child.nextSibling);
+      else this.children.delete(key);
       child.nextSibling = null;
       return true;
     }

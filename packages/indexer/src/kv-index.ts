@@ -2,6 +2,7 @@ import { isRemoved, isStored, type RouterEvent, type StoredBlock } from '@kvinde
 import type { ApplyStatus } from './apply-status.ts';
 import { BlockSlots, SLOT_HASH_HI, SLOT_NODE, SLOT_POSITION, SLOT_REFS, SLOT_WORDS } from './block-slots.ts';
 import { EdgeNode } from './edge-node.ts';
+import { MatchBuffer } from './match-buffer.ts';
 import { fromHalves, highHalf, lowHalf, splitInto } from './u64-halves.ts';
 import { popcount, WorkerBits } from './worker-bits.ts';
 import { WorkerTable } from './worker-table.ts';
@@ -130,10 +131,9 @@ export class KvIndex {
     dpRanks: new Uint32Array(64),
     scores: new Uint32Array(64),
   };
-  private readonly outWorkers: number[] = [];
-  private readonly outScores: number[] = [];
-  private readonly outLast: number[] = [];
-  private readonly active: number[] = [];
+  private readonly found = new MatchBuffer();
+  /** The active ranks of a find as bitset words (reused: no allocation per query). */
+  private active = new Int32Array(8);
   /** Keeps the prefetch reads of `linkRun` observable so they are not optimized away. */
   private touchSink = 0;
   private dropped = new Uint32Array(64);
@@ -273,18 +273,14 @@ export class KvIndex {
     withLastHashes: boolean,
     reuse: boolean,
   ): MatchScores {
-    const outWorkers = this.outWorkers;
-    const outScores = this.outScores;
-    // The slot of each output's last matched block, kept only when asked for.
-    const outLast = this.outLast;
-    outWorkers.length = 0;
-    outScores.length = 0;
-    outLast.length = 0;
+    // Rows: rank, score and the slot of its last matched block (used only with withLastHashes).
+    const found = this.found;
+    found.reset(this.workers.workerIds.length);
     let lastMatchedSlot = -1;
     let node = n > 0 ? this.root.child(queryLo[0]!, queryHi[0]!) : undefined;
     // The active workers as a bitset, intersected word by word with each node's full workers.
-    const active = this.active;
-    active.length = 0;
+    let active = this.active;
+    let activeWords = 0;
     let activeCount = 0;
     let depth = 0;
     let seq = 0;
@@ -305,20 +301,23 @@ export class KvIndex {
       if (matched === 0) break;
       const fullWords = node.full.words;
       if (first) {
-        for (let i = 0; i < fullWords.length; i++) active.push(fullWords[i]!);
+        activeWords = fullWords.length;
+        if (active.length < activeWords) {
+          active = new Int32Array(activeWords * 2);
+          this.active = active;
+        }
+        for (let i = 0; i < activeWords; i++) active[i] = fullWords[i]!;
         activeCount = node.full.size;
         if (node.cutoffs.size > 0) {
           for (const [worker, cutoff] of node.cutoffs) {
             const contribution = Math.min(cutoff, matched);
             if (contribution === 0) continue;
-            outWorkers.push(worker);
-            outScores.push(contribution);
-            if (withLastHashes) outLast.push(node.slots[contribution - 1]!);
+            found.push(worker, contribution, withLastHashes ? node.slots[contribution - 1]! : -1);
           }
         }
         first = false;
       } else {
-        for (let i = 0; i < active.length; i++) {
+        for (let i = 0; i < activeWords; i++) {
           const a = active[i]!;
           if (a === 0) continue;
           const kept = a & (fullWords[i] ?? 0);
@@ -332,10 +331,11 @@ export class KvIndex {
             const worker = (i << 5) | (31 - Math.clz32(low));
             const cutoff = node.cutoffs.size > 0 ? node.cutoffs.get(worker) : undefined;
             const contribution = cutoff === undefined ? 0 : Math.min(cutoff, matched);
-            outWorkers.push(worker);
-            outScores.push(depth + contribution);
-            if (withLastHashes)
-              outLast.push(contribution > 0 ? node.slots[contribution - 1]! : lastMatchedSlot);
+            found.push(
+              worker,
+              depth + contribution,
+              contribution > 0 ? node.slots[contribution - 1]! : lastMatchedSlot,
+            );
           }
         }
       }
@@ -346,17 +346,15 @@ export class KvIndex {
       seq += matched;
       node = node.child(queryLo[seq]!, queryHi[seq]!);
     }
-    for (let i = 0; i < active.length; i++) {
+    for (let i = 0; i < activeWords; i++) {
       let a = active[i]!;
       while (a !== 0) {
         const low = a & -a;
         a ^= low;
-        outWorkers.push((i << 5) | (31 - Math.clz32(low)));
-        outScores.push(depth);
-        if (withLastHashes) outLast.push(lastMatchedSlot);
+        found.push((i << 5) | (31 - Math.clz32(low)), depth, lastMatchedSlot);
       }
     }
-    return this.matchScores(outWorkers, outScores, withLastHashes ? outLast : undefined, reuse);
+    return this.matchScores(found, withLastHashes, reuse);
   }
 
   /** The tree as stored events, one per run of nodes with the same workers (Dynamo's dump shape). */
@@ -557,7 +555,7 @@ export class KvIndex {
       node.slots.push(this.slots.allocate(this.hashLo[k]!, this.hashHi[k]!, node, node.slots.length));
       node.tokens.push(this.tokLo[k]!, this.tokHi[k]!);
     }
-    this.linkRun(worker, from, to, node, oldLen);
+    this.linkFresh(worker, from, to, node, oldLen);
   }
 
   private newNode(worker: number, from: number, to: number, parent: EdgeNode): EdgeNode {
@@ -571,7 +569,7 @@ export class KvIndex {
       tokens[2 * (k - from)] = this.tokLo[k]!;
       tokens[2 * (k - from) + 1] = this.tokHi[k]!;
     }
-    this.linkRun(worker, from, to, node, 0);
+    this.linkFresh(worker, from, to, node, 0);
     return node;
   }
 
@@ -787,6 +785,30 @@ export class KvIndex {
     return changed;
   }
 
+  /**
+   * `linkRun` for slots this event has just allocated: their hash is the event's own and nothing
+   * points at them yet, so the per-block node and own-hash checks of `link` are skipped (new
+   * blocks are most of what a store writes).
+   */
+  private linkFresh(worker: number, from: number, to: number, node: EdgeNode, firstPos: number): void {
+    const lookup = this.workers.lookups[worker]!;
+    const hashLo = this.hashLo;
+    const hashHi = this.hashHi;
+    if (to - from > 8) this.touchSink ^= lookup.touch(hashLo, hashHi, from, to);
+    const edge = node.slots;
+    const data = this.slots.data;
+    node.refs += to - from;
+    for (let k = from; k < to; k++) {
+      const slot = edge[firstPos + k - from]!;
+      data[slot * SLOT_WORDS + SLOT_REFS] = 1;
+      const previous = lookup.set(hashLo[k]!, hashHi[k]!, slot);
+      if (previous >= 0) {
+        this.forgetOwnHash(worker, previous, hashLo[k]!, hashHi[k]!);
+        this.dropRef(previous);
+      }
+    }
+  }
+
   private link(worker: number, lo: number, hi: number, slot: number): boolean {
     const previous = this.workers.lookups[worker]!.set(lo, hi, slot);
     if (previous === slot) return false;
@@ -891,14 +913,11 @@ export class KvIndex {
     };
   }
 
-  private matchScores(
-    workers: number[],
-    scores: number[],
-    lastSlots: number[] | undefined,
-    reuse: boolean,
-  ): MatchScores {
+  private matchScores(found: MatchBuffer, withLastHashes: boolean, reuse: boolean): MatchScores {
+    const { workers, scores, lastSlots } = found;
+    const rows = found.count;
     let count = 0;
-    for (const s of scores) if (s >= 1) count++;
+    for (let i = 0; i < rows; i++) if (scores[i]! >= 1) count++;
     let out: MatchScores;
     if (reuse) {
       out = this.reusableScores;
@@ -917,13 +936,16 @@ export class KvIndex {
         scores: new Uint32Array(count),
       };
     }
-    if (lastSlots) out.lastBlockHashes = new Array<bigint>(count);
+    if (withLastHashes) out.lastBlockHashes = new Array<bigint>(count);
+    const workerIds = this.workers.workerIds;
+    const dpRanks = this.workers.dpRanks;
     let j = 0;
-    for (let i = 0; i < workers.length; i++) {
+    for (let i = 0; i < rows; i++) {
       if (scores[i]! < 1) continue;
-      if (lastSlots) out.lastBlockHashes![j] = this.ownHash(workers[i]!, lastSlots[i]!);
-      out.workerIds[j] = this.workers.workerIds[workers[i]!]!;
-      out.dpRanks[j] = this.workers.dpRanks[workers[i]!]!;
+      const worker = workers[i]!;
+      if (withLastHashes) out.lastBlockHashes![j] = this.ownHash(worker, lastSlots[i]!);
+      out.workerIds[j] = workerIds[worker]!;
+      out.dpRanks[j] = dpRanks[worker]!;
       out.scores[j] = scores[i]!;
       j++;
     }
