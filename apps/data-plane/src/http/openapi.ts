@@ -242,6 +242,85 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/v1/route': {
+        post: {
+          summary:
+            "Pick the worker for a request by Dynamo's cost model (overlap weight x prefill blocks + decode blocks); the request then counts as active there",
+          requestBody: body({
+            type: 'object',
+            required: ['model_name', 'request_id'],
+            properties: {
+              model_name: { type: 'string' },
+              routing_group: routingGroup,
+              request_id: { type: 'string' },
+              token_ids: {
+                type: 'array',
+                items: u32,
+                description: 'exactly one of token_ids and block_hashes',
+              },
+              block_hashes: {
+                type: 'array',
+                items: { type: 'integer', format: 'int64' },
+                description: "local block hashes (u64, or i64 two's complement)",
+              },
+              lora_name: { type: 'string' },
+              allowed_worker_ids: { type: 'array', items: u64 },
+              expected_output_tokens: u32,
+            },
+          }),
+          responses: {
+            '200': json('The chosen worker', {
+              type: 'object',
+              properties: {
+                worker_id: u64,
+                dp_rank: u32,
+                overlap_blocks: u32,
+                logits: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      worker_id: u64,
+                      dp_rank: u32,
+                      logit: { type: 'number' },
+                      overlap_blocks: u32,
+                    },
+                  },
+                },
+              },
+            }),
+            '404': json('No indexer for the model and routing group', error),
+            '409': json('Duplicate request_id', error),
+            '422': json('Invalid field (named)', error),
+            '503': json('No eligible worker', error),
+          },
+        },
+      },
+      '/v1/free': {
+        post: {
+          summary: 'The request finished: release its blocks and prefill on its worker',
+          requestBody: body({
+            type: 'object',
+            required: ['request_id'],
+            properties: { request_id: { type: 'string' } },
+          }),
+          responses: { '200': json('Freed', status), '404': json('Request not active', error) },
+        },
+      },
+      '/v1/mark_prefill_completed': {
+        post: {
+          summary: "The request's prefill finished: its prompt tokens no longer count as prefill load",
+          requestBody: body({
+            type: 'object',
+            required: ['request_id'],
+            properties: { request_id: { type: 'string' } },
+          }),
+          responses: {
+            '200': json('Marked', status),
+            '404': json('Request not active or past prefill', error),
+          },
+        },
+      },
       '/v1/models': {
         get: {
           summary:

@@ -311,6 +311,9 @@ describe('operator routes', () => {
       '/metrics',
       '/v1/models',
       '/v1/models/{model}/workers',
+      '/v1/route',
+      '/v1/free',
+      '/v1/mark_prefill_completed',
       '/readyz',
     ]) {
       expect(paths).toContain(p);
