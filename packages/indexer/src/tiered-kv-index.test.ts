@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chain, removed, stored } from './test-support/events.ts';
+import { chain, cleared, removed, stored } from './test-support/events.ts';
 import { TieredKvIndex } from './tiered-kv-index.ts';
 
 const q = (...tokens: number[]) => tokens.map(BigInt);
@@ -34,6 +34,17 @@ describe('TieredKvIndex', () => {
     expect(depths(index, q(1, 2))).toEqual({ '1:0': [2, 2, 2] });
     expect(index.applyEvent(removed(1, [101]))).toBe('ok');
     expect(depths(index, q(1, 2))).toEqual({});
+  });
+
+  it('a cleared event drops its (worker, dp_rank) on every tier, whichever tier it names', () => {
+    for (const tier of ['device', 'host_pinned'] as const) {
+      const index = new TieredKvIndex();
+      index.applyEvent(stored(1, null, chain(101, 2)));
+      index.applyEvent(stored(1, 102, [[103, 3]], { tier: 'host_pinned' }));
+      index.applyEvent(stored(2, null, chain(201, 2)));
+      expect(index.applyEvent(cleared(1, { tier }))).toBe('ok');
+      expect(depths(index, q(1, 2, 3))).toEqual({ '2:0': [2, 2, 2] });
+    }
   });
 
   it('worker removal drops every tier', () => {

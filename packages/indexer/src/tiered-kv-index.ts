@@ -28,6 +28,7 @@ export class TieredKvIndex {
   readonly external = new LowerTierIndex();
 
   applyEvent(event: RouterEvent): ApplyStatus {
+    if (event.event.data === 'cleared') return this.clearRank(event);
     if (event.storage_tier === 'device') return this.device.applyEvent(event);
     const tier =
       event.storage_tier === 'host_pinned'
@@ -38,8 +39,18 @@ export class TieredKvIndex {
     const { data, dp_rank: dp } = event.event;
     if (isStored(data)) return tier.stored(event.worker_id, dp, data.stored.parent_hash, data.stored.blocks);
     if (isRemoved(data)) return tier.removed(event.worker_id, dp, data.removed.block_hashes);
-    tier.removeRank(event.worker_id, dp);
     return 'ok';
+  }
+
+  /** AllBlocksCleared drops the emitting (worker, dp_rank) on every tier, whichever tier it names (Dynamo). */
+  private clearRank(event: RouterEvent): ApplyStatus {
+    const { worker_id: workerId } = event;
+    const dp = event.event.dp_rank;
+    let status: ApplyStatus = 'ok';
+    if (event.storage_tier === 'device') status = this.device.applyEvent(event);
+    else this.device.removeWorkerDpRank(workerId, dp);
+    for (const tier of this.lowerTiers()) tier.removeRank(workerId, dp);
+    return status;
   }
 
   removeWorker(workerId: bigint): void {

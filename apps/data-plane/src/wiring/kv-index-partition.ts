@@ -11,15 +11,7 @@ export class KvIndexPartition implements PartitionIndex {
   private readonly index = new TieredKvIndex();
 
   apply(event: RouterEvent): ApplyStatus {
-    const status = mapStatus(this.index.applyEvent(event));
-    if (event.event.data === 'cleared') {
-      // AllBlocksCleared drops the (worker, dp_rank) on every tier, whatever tier it names.
-      const { worker_id: w } = event;
-      const dp = event.event.dp_rank;
-      if (event.storage_tier !== 'device') this.index.device.removeWorkerDpRank(w, dp);
-      for (const tier of [this.index.host, this.index.disk, this.index.external]) tier.removeRank(w, dp);
-    }
-    return status;
+    return mapStatus(this.index.applyEvent(event));
   }
 
   findMatches(localHashes: BigUint64Array): WorkerMatch[] {
