@@ -265,10 +265,7 @@ export class SimWorker {
     await this.publisher?.close();
     this.engine = this.newEngine();
     this.requests = 0;
-    this.publisher = await VllmZmqPublisher.bind({
-      endpoint: `tcp://${this.ip}:${KV_EVENTS_PORT}`,
-      replayEndpoint: null,
-    });
+    this.publisher = await bindWhenFree(`tcp://${this.ip}:${KV_EVENTS_PORT}`);
     this.restartCount++;
     await this.setReady(true);
   }
@@ -314,4 +311,20 @@ export async function subscribedWorkers(url: string): Promise<bigint[]> {
   const res = await fetch(`${url}/workers`);
   const body = parseJsonExact(await res.text()) as Array<{ instance_id: bigint | number }>;
   return [...new Set(body.map((w) => BigInt(w.instance_id)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * ZMQ releases a closed socket's port on its I/O thread, after close() returns; a restarted
+ * engine binding the same port retries until it is free, as a new process would have to.
+ */
+async function bindWhenFree(endpoint: string, deadlineMs = 5000): Promise<VllmZmqPublisher> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await VllmZmqPublisher.bind({ endpoint, replayEndpoint: null });
+    } catch (err) {
+      if (Date.now() > until || !/address already in use/i.test((err as Error).message)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
