@@ -1,28 +1,42 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { expandTokens, parseTrace } from '@kvindex/simulator';
 import { defaultTracePath } from '../demo/demo-fleet.ts';
+import { runOpenLoop } from './open-loop-load.ts';
 
 /**
- * How ingestion and queries share the data plane's one JavaScript thread: a data-plane process
- * ingests a simulated fleet's vLLM ZMQ stream at a fixed offered rate (publishers in a child
- * process) while this process sends /query with 8k-token prompts at a fixed rate (open loop, so a
- * stalled server shows as latency, not as fewer requests), once per ingest slice setting.
+ * How ingestion and queries share the data plane: a data-plane process ingests a simulated fleet's
+ * vLLM ZMQ stream at a fixed offered rate (publishers in a child process) while this process sends
+ * /query with 8k-token prompts at a fixed rate, open loop (a stalled server shows as latency, not
+ * as fewer requests), once per ingest slice setting.
  *
  *   node --conditions=source apps/data-plane/src/bench/ingest-vs-query.ts \
- *     [--slices 2,0] [--qps 200] [--seconds 10] [--publishers 4] [--blocks-per-second 50000]
+ *     [--slices 2] [--qps 1000] [--seconds 8] [--publishers 8] [--blocks-per-second 100000] \
+ *     [--prefill-blocks 160000] [--connections 32] [--profile-dir DIR]
+ *
+ * Before the measured window the fleet publishes `--prefill-blocks` blocks as fast as the data
+ * plane takes them, so queries walk a populated index even at 0 blocks/s. The load generator
+ * (./open-loop-load.ts) is node:http over at most `--connections` keep-alive connections: Node's
+ * fetch cost about a core by itself at 1k QPS of 50 KB bodies and churned connections
+ * (ECONNRESET) once the server fell behind. It shares the machine with the data plane and the
+ * publishers; its CPU time is reported (`loadgen_cpu_s`) so it can be told apart from the data
+ * plane's (`data_plane_cpu_s`). `--profile-dir` runs the data plane with `--cpu-prof`.
  */
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
-const slices = arg('slices', '2,0').split(',').map(Number);
-const qps = Number(arg('qps', '200'));
-const seconds = Number(arg('seconds', '10'));
-const publishers = Number(arg('publishers', '4'));
-const blocksPerSecond = Number(arg('blocks-per-second', '50000'));
+const slices = arg('slices', '2').split(',').map(Number);
+const qps = Number(arg('qps', '1000'));
+const seconds = Number(arg('seconds', '8'));
+const publishers = Number(arg('publishers', '8'));
+const blocksPerSecond = Number(arg('blocks-per-second', '100000'));
+const prefillBlocks = Number(arg('prefill-blocks', '160000'));
+const connections = Number(arg('connections', '32'));
+const profileDir = arg('profile-dir', '');
 const BLOCK_SIZE = 16;
 const PROMPT_TOKENS = 8192;
 
@@ -34,10 +48,12 @@ const prompts = trace
   .filter((t) => t.inputLength >= PROMPT_TOKENS)
   .slice(0, 64)
   .map((t) =>
-    JSON.stringify({
-      model_name: 'bench',
-      token_ids: Array.from(expandTokens(t).subarray(0, PROMPT_TOKENS)),
-    }),
+    Buffer.from(
+      JSON.stringify({
+        model_name: 'bench',
+        token_ids: Array.from(expandTokens(t).subarray(0, PROMPT_TOKENS)),
+      }),
+    ),
   );
 
 async function startDataPlane(sliceMs: number): Promise<{ url: string; child: ChildProcess }> {
@@ -45,6 +61,7 @@ async function startDataPlane(sliceMs: number): Promise<{ url: string; child: Ch
     process.execPath,
     [
       '--conditions=source',
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
       MAIN,
       '--host',
       '127.0.0.1',
@@ -82,6 +99,18 @@ async function metric(url: string, name: string): Promise<number> {
   return m ? Number(m[1]) : Number.NaN;
 }
 
+/** utime + stime of a process, seconds (Linux /proc; the bench runs on Linux VMs). */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function ingestQueue(url: string): Promise<number> {
+  const s = (await (await fetch(`${url}/v1/stats`)).json()) as { ingest: { queue_events: number } };
+  return s.ingest.queue_events;
+}
+
 async function runOnce(sliceMs: number) {
   const dp = await startDataPlane(sliceMs);
   const pub = fork(CHILD, [String(publishers), String(blocksPerSecond), String(BLOCK_SIZE)], {
@@ -106,67 +135,69 @@ async function runOnce(sliceMs: number) {
     });
   }
   await new Promise((r) => setTimeout(r, 500));
+  if (prefillBlocks > 0) {
+    await new Promise<void>((resolve) => {
+      pub.once('message', () => resolve());
+      pub.send({ cmd: 'prefill', blocks: prefillBlocks });
+    });
+    // Let the data plane finish applying the prefill before the measured window starts.
+    for (let i = 0; i < 100 && (await ingestQueue(dp.url)) > 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+  }
+  const prefilled = await metric(dp.url, 'kvindex_blocks');
   pub.send({ cmd: 'go' });
-  await new Promise((r) => setTimeout(r, 2000));
+  await new Promise((r) => setTimeout(r, 1000));
 
-  const latencies: number[] = [];
-  let errors = 0;
   let maxQueue = 0;
-  const started = performance.now();
-  const pending: Promise<void>[] = [];
   const sampler = setInterval(async () => {
     try {
-      const s = (await (await fetch(`${dp.url}/v1/stats`)).json()) as { ingest: { queue_events: number } };
-      maxQueue = Math.max(maxQueue, s.ingest.queue_events);
+      maxQueue = Math.max(maxQueue, await ingestQueue(dp.url));
     } catch {}
   }, 500);
-  for (let i = 0; i < qps * seconds; i++) {
-    const due = started + (i * 1000) / qps;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const body = prompts[i % prompts.length]!;
-    const t0 = performance.now();
-    pending.push(
-      fetch(`${dp.url}/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-        .then(async (res) => {
-          const text = await res.text();
-          if (res.status !== 200 && errors++ === 0)
-            console.error(`first failed query: HTTP ${res.status} ${text.slice(0, 200)}`);
-          // Open loop: latency counts from when the request was due, not when it was sent.
-          latencies.push(performance.now() - Math.min(t0, due));
-        })
-        .catch((err: Error) => {
-          if (errors++ === 0)
-            console.error(`first failed query: ${err.message} ${String((err as { cause?: unknown }).cause)}`);
-        }),
-    );
-  }
-  await Promise.all(pending);
+  const cpu = { dp: processCpuSeconds(dp.child.pid!), pub: processCpuSeconds(pub.pid!) };
+  const ownCpu = process.cpuUsage();
+  const load = await runOpenLoop({
+    url: `${dp.url}/query`,
+    bodies: prompts,
+    ratePerSecond: qps,
+    seconds,
+    connections,
+  });
+  const own = process.cpuUsage(ownCpu);
+  const dpCpu = processCpuSeconds(dp.child.pid!) - cpu.dp;
+  const pubCpu = processCpuSeconds(pub.pid!) - cpu.pub;
   clearInterval(sampler);
-  const elapsed = (performance.now() - started) / 1000;
+  const elapsed = load.elapsedSeconds;
   const published = await new Promise<number>((resolve) => {
     pub.once('message', (m: { published: number }) => resolve(m.published));
     pub.send({ cmd: 'stop' });
   });
+  if (load.firstError) console.error(`first failed query: ${load.firstError}`);
   const rss = await metric(dp.url, 'kvindex_process_resident_memory_bytes');
   const blocks = await metric(dp.url, 'kvindex_blocks');
   const queueAtEnd = await metric(dp.url, 'kvindex_ingest_queue_events');
   const longestSlice = await metric(dp.url, 'kvindex_ingest_longest_slice_seconds');
+  const exited = new Promise((r) => dp.child.once('exit', r));
   dp.child.kill('SIGTERM');
-  latencies.sort((a, b) => a - b);
+  await exited;
+  const latencies = load.latencies.sort((a, b) => a - b);
   return {
     slice_ms: sliceMs === 0 ? 'none (apply on arrival)' : sliceMs,
-    offered_blocks_per_s: Math.round(published / (elapsed + 2)),
+    offered_blocks_per_s: Math.round(published / (elapsed + 1)),
     queries: latencies.length,
-    errors,
+    errors: load.failed + load.non200,
     achieved_qps: Math.round(latencies.length / elapsed),
     p50_ms: +percentile(latencies, 0.5).toFixed(2),
     p99_ms: +percentile(latencies, 0.99).toFixed(2),
     p999_ms: +percentile(latencies, 0.999).toFixed(2),
-    max_ms: +latencies[latencies.length - 1]!.toFixed(2),
+    max_ms: +(latencies[latencies.length - 1] ?? Number.NaN).toFixed(2),
+    data_plane_cpu_s: +dpCpu.toFixed(2),
+    loadgen_cpu_s: +((own.user + own.system) / 1e6).toFixed(2),
+    publishers_cpu_s: +pubCpu.toFixed(2),
     longest_ingest_stretch_ms: +(longestSlice * 1000).toFixed(1),
     max_queue_events: maxQueue,
     queue_at_end: queueAtEnd,
+    blocks_after_prefill: prefilled,
     device_blocks_indexed: blocks,
     rss_mb: Math.round(rss / 2 ** 20),
   };
@@ -177,7 +208,17 @@ for (const s of slices) results.push(await runOnce(s));
 console.table(results);
 console.log(
   JSON.stringify(
-    { qps, seconds, publishers, blocksPerSecond, prompt_tokens: PROMPT_TOKENS, results },
+    {
+      qps,
+      seconds,
+      publishers,
+      blocksPerSecond,
+      prefillBlocks,
+      connections,
+      prompt_tokens: PROMPT_TOKENS,
+      load_average: loadavg().map((l) => +l.toFixed(2)),
+      results,
+    },
     null,
     2,
   ),

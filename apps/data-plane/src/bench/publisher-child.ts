@@ -5,8 +5,9 @@ import { defaultTracePath } from '../demo/demo-fleet.ts';
 
 /**
  * Child process (forked with IPC): binds `publishers` vLLM-wire publishers fed by a simulated fleet
- * replaying the bundled trace round-robin, and on "go" publishes at `blocksPerSecond` (stored +
- * removed blocks) until told to stop. Reports the blocks it published.
+ * replaying the bundled trace round-robin. On "prefill" it publishes that many blocks at
+ * PREFILL_RATE and reports back; on "go" it publishes at `blocksPerSecond` (stored + removed
+ * blocks) until told to stop, then reports the blocks published since "go".
  */
 const publishers = Number(process.argv[2]);
 const blocksPerSecond = Number(process.argv[3]);
@@ -26,13 +27,22 @@ const pubs = await Promise.all(
 );
 send({ endpoints: pubs.map((p) => ({ endpoint: p.endpoint, replay: p.replayEndpoint })) });
 
+/** Fast enough to fill the fleet's pools in a second or two, slow enough not to need a replay. */
+const PREFILL_RATE = 200_000;
 let running = false;
 let published = 0;
 let next = 0;
-process.on('message', (m: { cmd: string }) => {
-  if (m.cmd === 'go') {
-    running = true;
-    tick();
+let rate = blocksPerSecond;
+let prefillUntil = Number.POSITIVE_INFINITY;
+process.on('message', (m: { cmd: string; blocks?: number }) => {
+  if (m.cmd === 'prefill') {
+    rate = PREFILL_RATE;
+    prefillUntil = m.blocks ?? 0;
+    start();
+  } else if (m.cmd === 'go') {
+    rate = blocksPerSecond;
+    published = 0;
+    start();
   } else if (m.cmd === 'stop') {
     running = false;
     send({ published });
@@ -40,13 +50,27 @@ process.on('message', (m: { cmd: string }) => {
   }
 });
 
+function start(): void {
+  credit = 0;
+  last = performance.now();
+  if (running) return;
+  running = true;
+  tick();
+}
+
 const TICK_MS = 10;
 let credit = 0;
 let last = performance.now();
 function tick(): void {
   if (!running) return;
+  if (published >= prefillUntil) {
+    running = false;
+    prefillUntil = Number.POSITIVE_INFINITY;
+    send({ prefilled: published });
+    return;
+  }
   const now = performance.now();
-  credit += ((now - last) * blocksPerSecond) / 1000;
+  credit += ((now - last) * rate) / 1000;
   last = now;
   const sends: Promise<bigint>[] = [];
   while (credit > 0) {
