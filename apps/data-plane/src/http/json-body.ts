@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { type JsonValue, parseJsonExact } from '@kvindex/core';
+import type { PlainStructScanner } from './plain-struct-scan.ts';
 import { BodyDataError, decodeStruct, positionOf, type StructSpec } from './serde-struct.ts';
 import { findSyntaxProblem, lineColumn } from './serde-syntax.ts';
 
@@ -95,14 +96,21 @@ function syntaxMessage(bytes: Uint8Array, what: string): string {
   return `Failed to parse the request body as JSON: ${what} at line ${line} column ${column}`;
 }
 
-/** The whole extractor: content type, syntax, then the struct. */
+/**
+ * The whole extractor: content type, syntax, then the struct. With a `scanner` (built for the
+ * same spec), a well-formed body of the common shape is decoded in one pass over its bytes; every
+ * other body, and so every error, goes through the exact parser and the serde-style decoder.
+ */
 export function readJsonRequest(
   contentType: string | undefined,
   body: unknown,
   spec: StructSpec,
+  scanner?: PlainStructScanner,
 ): Record<string, unknown> {
   if (!isJsonContentType(contentType)) throw new HttpError(415, MISSING_JSON_CONTENT_TYPE, TEXT);
   const bytes = body instanceof Uint8Array ? body : new Uint8Array(0);
+  const plain = scanner?.scan(bytes);
+  if (plain !== undefined) return plain;
   const { value, mayHaveFloats } = parseBody(bytes);
   try {
     return decodeStruct(spec, value, bytes, mayHaveFloats);

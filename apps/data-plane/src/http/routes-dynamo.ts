@@ -2,8 +2,9 @@ import { computeBlockHashes } from '@kvindex/core';
 import { dumpRegistry } from '../service/dump.ts';
 import { scoreResponse } from '../service/score-response.ts';
 import { readJsonRequest } from './json-body.ts';
+import { PlainStructScanner } from './plain-struct-scan.ts';
 import type { StructSpec } from './serde-struct.ts';
-import { QUERY_BODY_LIMIT, type RouteContext, sendJson } from './server.ts';
+import { QUERY_BODY_LIMIT, type RouteContext, sendJson, sendPlainJson } from './server.ts';
 
 /**
  * NVIDIA Dynamo 1.6.1's standalone indexer routes, field for field. Request structs list fields
@@ -48,6 +49,9 @@ export const QUERY: StructSpec = {
     { name: 'cache_salt', kind: 'string', optional: true },
   ],
 };
+
+/** /query bodies are 8k token ids: read them straight into a Uint32Array when well formed. */
+const QUERY_SCANNER = new PlainStructScanner(QUERY);
 
 export const QUERY_BY_HASH: StructSpec = {
   name: 'QueryByHashRequest',
@@ -117,7 +121,7 @@ export function mountDynamoRoutes(ctx: RouteContext): void {
     '/query',
     (req, reply) => {
       const started = performance.now();
-      const r = readJsonRequest(req.headers['content-type'], req.body, QUERY);
+      const r = readJsonRequest(req.headers['content-type'], req.body, QUERY, QUERY_SCANNER);
       const model = r.model_name as string;
       const group = (r.routing_group as string | undefined) ?? DEFAULT_GROUP;
       ctx.setModel(req, model);
@@ -130,7 +134,7 @@ export function mountDynamoRoutes(ctx: RouteContext): void {
       });
       const response = scoreResponse(p.index.findMatches(hashes), p.blockSize);
       recordQuery(ctx, model, group, tokens, response.instances, started);
-      return sendJson(reply, 200, response);
+      return sendPlainJson(reply, 200, response);
     },
     { bodyLimit: QUERY_BODY_LIMIT },
   );

@@ -57,6 +57,18 @@ export function sendJson(reply: FastifyReply, status: number, value: unknown): F
     .send(Buffer.from(stringifyJsonExact(value)));
 }
 
+/**
+ * sendJson with the native serializer, for values built of strings and numbers only (a
+ * ScoreResponse: worker ids are already strings). A BigInt would make JSON.stringify throw (a
+ * 500), never lose digits; the native serializer is several times faster than the exact one.
+ */
+export function sendPlainJson(reply: FastifyReply, status: number, value: unknown): FastifyReply {
+  return reply
+    .code(status)
+    .header('content-type', 'application/json')
+    .send(Buffer.from(JSON.stringify(value)));
+}
+
 /** Maps thrown errors to Dynamo's responses; anything unexpected is a 500 with a JSON error. */
 export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   if (err instanceof HttpError) {

@@ -19,9 +19,12 @@ const MAX_SAMPLES = 20_000;
 const RECENT = 12;
 const RECENT_TOKENS = 4096;
 
+type StoredQuery = Omit<RecentQuery, 'token_ids'> & { token_ids: Uint32Array };
+
 export class QueryStats {
   private samples: Array<{ at: number; ms: number }> = [];
-  private readonly recentQueries: RecentQuery[] = [];
+  /** Prompts kept as typed arrays (one copy per query); turned into JSON arrays only when read. */
+  private readonly recentQueries: StoredQuery[] = [];
   total = 0;
 
   record(ms: number, now = Date.now()): void {
@@ -30,18 +33,19 @@ export class QueryStats {
     if (this.samples.length > MAX_SAMPLES) this.samples.splice(0, this.samples.length - MAX_SAMPLES);
   }
 
+  /** Called on every query: a bounded typed copy of the prompt, nothing per token. */
   remember(q: Omit<RecentQuery, 'token_ids'> & { token_ids: ArrayLike<number> }): void {
-    const ids = Array.from(
-      q.token_ids.length > RECENT_TOKENS
-        ? Array.prototype.slice.call(q.token_ids, 0, RECENT_TOKENS)
-        : q.token_ids,
-    ) as number[];
+    const n = Math.min(q.token_ids.length, RECENT_TOKENS);
+    const ids =
+      q.token_ids instanceof Uint32Array
+        ? q.token_ids.slice(0, n)
+        : Uint32Array.from({ length: n }, (_, i) => q.token_ids[i]!);
     this.recentQueries.unshift({ ...q, token_ids: ids });
     if (this.recentQueries.length > RECENT) this.recentQueries.pop();
   }
 
   recent(): RecentQuery[] {
-    return this.recentQueries;
+    return this.recentQueries.map((q) => ({ ...q, token_ids: Array.from(q.token_ids) }));
   }
 
   summary(now = Date.now()): { per_second: number; p50_ms: number; p99_ms: number; total: number } {

@@ -9,6 +9,9 @@ import type { ApplyStatus, PartitionIndex, TierCounts, WorkerBlocks, WorkerMatch
  */
 export class KvIndexPartition implements PartitionIndex {
   private readonly index = new TieredKvIndex();
+  /** A query's hashes as u32 halves (grown as needed, reused across queries). */
+  private queryLo = new Uint32Array(1024);
+  private queryHi = new Uint32Array(1024);
 
   apply(event: RouterEvent): ApplyStatus {
     return mapStatus(this.index.applyEvent(event));
@@ -16,6 +19,7 @@ export class KvIndexPartition implements PartitionIndex {
 
   findMatches(localHashes: BigUint64Array): WorkerMatch[] {
     if (localHashes.length === 0) return [];
+    if (this.lowerTiersEmpty()) return this.findDeviceOnly(localHashes);
     return this.index.findTierDepths(Array.from(localHashes)).map((d) => ({
       workerId: d.worker_id,
       dpRank: d.dp_rank,
@@ -23,6 +27,44 @@ export class KvIndexPartition implements PartitionIndex {
       host: d.host,
       disk: d.disk,
     }));
+  }
+
+  private lowerTiersEmpty(): boolean {
+    const { host, disk, external } = this.index;
+    return host.rankKeys().length === 0 && disk.rankKeys().length === 0 && external.rankKeys().length === 0;
+  }
+
+  /**
+   * The common case (engines that publish only device blocks): the device tier's allocation-free
+   * find over the hashes' u32 halves, read from the BigUint64Array's bytes without a BigInt each.
+   * Host and disk depths then equal the device depth.
+   */
+  private findDeviceOnly(localHashes: BigUint64Array): WorkerMatch[] {
+    const n = localHashes.length;
+    if (this.queryLo.length < n) {
+      this.queryLo = new Uint32Array(n * 2);
+      this.queryHi = new Uint32Array(n * 2);
+    }
+    const { queryLo, queryHi } = this;
+    // Little-endian words: the low half of hash i is word 2i (checked at module load).
+    const words = new Uint32Array(localHashes.buffer, localHashes.byteOffset, n * 2);
+    for (let i = 0; i < n; i++) {
+      queryLo[i] = words[2 * i]!;
+      queryHi[i] = words[2 * i + 1]!;
+    }
+    const found = this.index.device.findMatchesHalves(queryLo, queryHi, n, false);
+    const out: WorkerMatch[] = new Array(found.count);
+    for (let i = 0; i < found.count; i++) {
+      const blocks = found.scores[i]!;
+      out[i] = {
+        workerId: found.workerIds[i]!,
+        dpRank: found.dpRanks[i]!,
+        device: blocks,
+        host: blocks,
+        disk: blocks,
+      };
+    }
+    return out;
   }
 
   /** The device tier as Dynamo dumps it (lower tiers are not part of Dynamo's dump). */
@@ -79,6 +121,10 @@ function mapStatus(status: string): ApplyStatus {
     default:
       return 'indexer_invariant_violation';
   }
+}
+
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  throw new Error('kv-index-partition: the halves fast path assumes a little-endian platform');
 }
 
 export const kvIndexFactory = (_blockSize: number): PartitionIndex => new KvIndexPartition();
