@@ -1,10 +1,12 @@
+import type { ArenaRange } from './edge-arena.ts';
 import type { WorkerBits } from './worker-bits.ts';
 
 /**
- * A node of the radix tree: a compressed edge (a run of slots), the workers covering the whole
- * edge and, per partially covering worker, a cutoff k meaning it holds `edge[0..k]` (0 < k < len).
- * Children are keyed by their first slot's tokens_hash; the map key is its low half cut to 30 bits
- * (`childKey`) and children sharing a key are chained through `nextSibling`.
+ * A node of the radix tree: a compressed edge (a run of slots, stored in the `EdgeArena` at
+ * [start, start + len)), the workers covering the whole edge and, per partially covering worker,
+ * a cutoff k meaning it holds `edge[0..k]` (0 < k < len). Children are keyed by their first
+ * slot's tokens_hash; the map key is its low half cut to 30 bits (`childKey`) and children
+ * sharing a key are chained through `nextSibling`.
  */
 /** Shared by every node without partial workers or children until it gets one; never written. */
 const NO_CUTOFFS: Map<number, number> = new Map();
@@ -19,10 +21,14 @@ function childKey(tokensLo: number): number {
   return tokensLo & 0x3fffffff;
 }
 
-export class EdgeNode {
-  slots: number[];
-  /** The edge's tokens_hash values as u32 halves, interleaved (lo, hi): contiguous for the find walk. */
-  tokens: number[];
+export class EdgeNode implements ArenaRange {
+  /** The edge's range in the arena (owned: [start, start + cap)). */
+  start: number;
+  len: number;
+  cap: number;
+  /** The first position's tokens_hash (it never changes: a split keeps the head), for child lookups. */
+  readonly firstLo: number;
+  readonly firstHi: number;
   full: WorkerBits;
   /** Read freely; write only through setCutoff / dropWorker / promoteToFull. */
   cutoffs: Map<number, number>;
@@ -40,15 +46,19 @@ export class EdgeNode {
   id = -1;
 
   constructor(
-    slots: number[],
-    tokens: number[],
+    range: ArenaRange,
+    firstLo: number,
+    firstHi: number,
     full: WorkerBits,
     cutoffs: Map<number, number> | null,
     parent: EdgeNode | null,
     internal: boolean,
   ) {
-    this.slots = slots;
-    this.tokens = tokens;
+    this.start = range.start;
+    this.len = range.len;
+    this.cap = range.cap;
+    this.firstLo = firstLo;
+    this.firstHi = firstHi;
     this.full = full;
     this.cutoffs = cutoffs !== null && cutoffs.size > 0 ? cutoffs : NO_CUTOFFS;
     this.parent = parent;
@@ -66,7 +76,7 @@ export class EdgeNode {
   }
 
   currentCutoff(worker: number): number {
-    if (this.full.has(worker)) return this.slots.length;
+    if (this.full.has(worker)) return this.len;
     return this.cutoffs.get(worker) ?? 0;
   }
 
@@ -91,7 +101,7 @@ export class EdgeNode {
   /** Raises the worker's coverage to at least `cutoff` blocks; returns whether it changed. */
   coverPrefix(worker: number, cutoff: number): boolean {
     if (cutoff === 0) return false;
-    if (cutoff >= this.slots.length) return this.promoteToFull(worker);
+    if (cutoff >= this.len) return this.promoteToFull(worker);
     if (this.full.has(worker)) return false;
     const existing = this.cutoffs.get(worker);
     if (existing !== undefined && existing >= cutoff) return false;
@@ -102,14 +112,14 @@ export class EdgeNode {
   child(tokensLo: number, tokensHi: number): EdgeNode | undefined {
     let c: EdgeNode | null = this.children.get(childKey(tokensLo)) ?? null;
     while (c !== null) {
-      if (c.tokens[1] === tokensHi && c.tokens[0] === tokensLo) return c;
+      if (c.firstHi === tokensHi && c.firstLo === tokensLo) return c;
       c = c.nextSibling;
     }
     return undefined;
   }
 
   addChild(child: EdgeNode): void {
-    const key = childKey(child.tokens[0]!);
+    const key = childKey(child.firstLo);
     if (this.children === NO_CHILDREN) this.children = new Map();
     const head = this.children.get(key);
     child.nextSibling = head ?? null;
@@ -118,7 +128,7 @@ export class EdgeNode {
 
   /** Unlinks exactly this child object (a replacement under the same key is left alone). */
   removeChild(child: EdgeNode): boolean {
-    const key = childKey(child.tokens[0]!);
+    const key = childKey(child.firstLo);
     const head = this.children.get(key);
     if (head === undefined) return false;
     if (head === child) {

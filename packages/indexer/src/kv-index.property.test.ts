@@ -65,6 +65,34 @@ describe('KvIndex against the naive model (leaf removals)', () => {
   });
 });
 
+describe('a tiny edge arena', () => {
+  it('grows and compacts without changing statuses, scores, sizes or dumps', () => {
+    let compactions = 0;
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0x7fff_ffff }), (seed) => {
+        const stream = generateStream({ seed, steps: 160, hashes: 'shared', removals: 'any' });
+        const roomy = new KvIndex();
+        const tiny = new KvIndex({ edgeArenaPositions: 2 });
+        stream.forEach(({ op, probes }, i) => {
+          const at = `step ${i} (${op.kind})`;
+          expect(applyOp(tiny, op), at).toBe(applyOp(roomy, op));
+          for (const probe of probes) {
+            expect(sortedEntries(scoreMap(tiny, probe)), `${at} probe ${probe}`).toEqual(
+              sortedEntries(scoreMap(roomy, probe)),
+            );
+          }
+          expect(sortedEntries(sizeMap(tiny)), at).toEqual(sortedEntries(sizeMap(roomy)));
+        });
+        expect(tiny.dump()).toEqual(roomy.dump());
+        compactions += tiny.edgeCompactions;
+      }),
+      { numRuns: 60 },
+    );
+    // The property is only worth something if the streams made the arena compact.
+    expect(compactions).toBeGreaterThan(0);
+  });
+});
+
 describe('applyColumnar', () => {
   it('gives the same statuses, scores and sizes as applyEvent', () => {
     fc.assert(

@@ -1,6 +1,7 @@
 import { isRemoved, isStored, type RouterEvent, type StoredBlock } from '@kvindex/core';
 import type { ApplyStatus } from './apply-status.ts';
 import { BlockSlots, SLOT_HASH_HI, SLOT_NODE, SLOT_POSITION, SLOT_REFS, SLOT_WORDS } from './block-slots.ts';
+import { EdgeArena } from './edge-arena.ts';
 import { EdgeNode } from './edge-node.ts';
 import { MatchBuffer } from './match-buffer.ts';
 import { fromHalves, highHalf, lowHalf, splitInto } from './u64-halves.ts';
@@ -113,11 +114,25 @@ export interface IndexWarnings {
  * not at the first writer's hash, so both engines are credited. With shared hashes the two
  * behave identically (proven by the differential suite against Dynamo's crate).
  */
+export interface KvIndexOptions {
+  /** Edge positions the arena starts with (tests use a tiny one to exercise growth and compaction). */
+  edgeArenaPositions?: number;
+}
+
 export class KvIndex {
   readonly warnings: IndexWarnings = { duplicateStore: 0 };
   private readonly slots = new BlockSlots();
   private readonly workers = new WorkerTable();
-  private readonly root = new EdgeNode([], [], new WorkerBits(), null, null, true);
+  private readonly arena: EdgeArena;
+  private readonly root = new EdgeNode(
+    { start: 0, len: 0, cap: 0 },
+    0,
+    0,
+    new WorkerBits(),
+    null,
+    null,
+    true,
+  );
   /** Nodes that may have become unreachable during an operation; freed once it ends. */
   private pendingFree: EdgeNode[] = [];
   // Scratch columns for the blocks of the event being applied.
@@ -140,6 +155,15 @@ export class KvIndex {
   private droppedCount = 0;
   private queryLo = new Uint32Array(64);
   private queryHi = new Uint32Array(64);
+
+  constructor(options: KvIndexOptions = {}) {
+    this.arena = new EdgeArena(() => this.slots.nodes, options.edgeArenaPositions);
+  }
+
+  /** How often the edge arena has compacted (observability and tests). */
+  get edgeCompactions(): number {
+    return this.arena.compactions;
+  }
 
   applyEvent(event: RouterEvent): ApplyStatus {
     const { worker_id: workerId } = event;
@@ -235,7 +259,7 @@ export class KvIndex {
 
   /** Approximate heap bytes of the index's own columns and tables (nodes not included). */
   get tableBytes(): number {
-    let bytes = this.slots.byteSize;
+    let bytes = this.slots.byteSize + this.arena.byteSize;
     for (const worker of this.workers.registered()) bytes += this.workers.lookups[worker]!.byteSize;
     return bytes;
   }
@@ -285,17 +309,17 @@ export class KvIndex {
     let depth = 0;
     let seq = 0;
     let first = true;
+    // A find allocates nothing, so the arena's arrays cannot move under it.
+    const edgeSlots = this.arena.slots;
+    const edgeTokens = this.arena.tokens;
     while (seq < n && node !== undefined) {
-      const edge = node.slots;
-      const tokens = node.tokens;
-      const walk = Math.min(edge.length, n - seq);
+      const start = node.start;
+      const len = node.len;
+      const walk = Math.min(len, n - seq);
       let matched = 0;
       while (matched < walk) {
-        if (
-          tokens[2 * matched] !== queryLo[seq + matched] ||
-          tokens[2 * matched + 1] !== queryHi[seq + matched]
-        )
-          break;
+        const at = 2 * (start + matched);
+        if (edgeTokens[at] !== queryLo[seq + matched] || edgeTokens[at + 1] !== queryHi[seq + matched]) break;
         matched++;
       }
       if (matched === 0) break;
@@ -312,7 +336,7 @@ export class KvIndex {
           for (const [worker, cutoff] of node.cutoffs) {
             const contribution = Math.min(cutoff, matched);
             if (contribution === 0) continue;
-            found.push(worker, contribution, withLastHashes ? node.slots[contribution - 1]! : -1);
+            found.push(worker, contribution, withLastHashes ? edgeSlots[start + contribution - 1]! : -1);
           }
         }
         first = false;
@@ -334,15 +358,14 @@ export class KvIndex {
             found.push(
               worker,
               depth + contribution,
-              contribution > 0 ? node.slots[contribution - 1]! : lastMatchedSlot,
+              contribution > 0 ? edgeSlots[start + contribution - 1]! : lastMatchedSlot,
             );
           }
         }
       }
       depth += matched;
-      lastMatchedSlot = edge[matched - 1]!;
-      if (activeCount === 0 || matched < edge.length || depth === n || (earlyExit && activeCount === 1))
-        break;
+      lastMatchedSlot = edgeSlots[start + matched - 1]!;
+      if (activeCount === 0 || matched < len || depth === n || (earlyExit && activeCount === 1)) break;
       seq += matched;
       node = node.child(queryLo[seq]!, queryHi[seq]!);
     }
@@ -370,8 +393,11 @@ export class KvIndex {
       let current = start;
       for (;;) {
         if (!current.hasAnyWorkers && current.children.size === 0) break;
-        for (const s of current.slots) merged.push(s);
-        for (const t of current.tokens) mergedTokens.push(t);
+        const { slots: edgeSlots, tokens: edgeTokens } = this.arena;
+        for (let p = current.start; p < current.start + current.len; p++) {
+          merged.push(edgeSlots[p]!);
+          mergedTokens.push(edgeTokens[2 * p]!, edgeTokens[2 * p + 1]!);
+        }
         const live: EdgeNode[] = [];
         current.forEachChild((c) => {
           if (c.hasAnyWorkers || c.children.size > 0) live.push(c);
@@ -443,7 +469,7 @@ export class KvIndex {
         if (duplicate && reused) this.warnings.duplicateStore++;
         return 'ok';
       }
-      if (node.slots[node.slots.length - 1] !== parentSlot) this.split(node, parentPos + 1);
+      if (parentPos !== node.len - 1) this.split(node, parentPos + 1);
       parent = node;
     } else {
       parent = this.root;
@@ -453,8 +479,7 @@ export class KvIndex {
     while (i < n) {
       const child = parent.child(this.tokLo[i]!, this.tokHi[i]!);
       if (child === undefined) {
-        const canExtend =
-          parent !== this.root && !parent.internal && parent.covers(worker, parent.slots.length - 1);
+        const canExtend = parent !== this.root && !parent.internal && parent.covers(worker, parent.len - 1);
         if (canExtend) {
           this.appendToLeaf(parent, worker, i, n);
         } else {
@@ -465,14 +490,15 @@ export class KvIndex {
         duplicate = false;
         break;
       }
-      const edgeTokens = child.tokens;
-      const edgeLen = child.slots.length;
+      const edgeTokens = this.arena.tokens;
+      const edgeStart = child.start;
+      const edgeLen = child.len;
       const bound = Math.min(edgeLen, n - i);
       let matchLen = 0;
       while (
         matchLen < bound &&
-        edgeTokens[2 * matchLen] === this.tokLo[i + matchLen] &&
-        edgeTokens[2 * matchLen + 1] === this.tokHi[i + matchLen]
+        edgeTokens[2 * (edgeStart + matchLen)] === this.tokLo[i + matchLen] &&
+        edgeTokens[2 * (edgeStart + matchLen) + 1] === this.tokHi[i + matchLen]
       ) {
         matchLen++;
       }
@@ -511,16 +537,17 @@ export class KvIndex {
     parentPos: number,
     n: number,
   ): boolean | undefined {
-    const edge = node.slots;
     const suffixStart = parentPos + 1;
-    const suffixLen = edge.length - suffixStart;
+    const suffixLen = node.len - suffixStart;
     const matches = (count: number) => {
       const s = this.slots;
+      const { slots: edgeSlots, tokens: edgeTokens } = this.arena;
       for (let k = 0; k < count; k++) {
-        const slot = edge[suffixStart + k]!;
+        const p = node.start + suffixStart + k;
+        const slot = edgeSlots[p]!;
         if (
-          node.tokens[2 * (suffixStart + k)] !== this.tokLo[k] ||
-          node.tokens[2 * (suffixStart + k) + 1] !== this.tokHi[k] ||
+          edgeTokens[2 * p] !== this.tokLo[k] ||
+          edgeTokens[2 * p + 1] !== this.tokHi[k] ||
           s.data[slot * SLOT_WORDS] !== this.hashLo[k] ||
           s.data[slot * SLOT_WORDS + SLOT_HASH_HI] !== this.hashHi[k]
         ) {
@@ -544,30 +571,46 @@ export class KvIndex {
 
   /** Appends blocks [from, to) of the event to a leaf edge; other full workers keep the old length. */
   private appendToLeaf(node: EdgeNode, worker: number, from: number, to: number): void {
-    const oldLen = node.slots.length;
+    const oldLen = node.len;
     for (const other of node.full.toArray()) {
       if (other === worker) continue;
       node.full.delete(other);
       node.setCutoff(other, oldLen);
     }
     node.promoteToFull(worker);
+    this.arena.extend(node, to - from);
+    const { slots: edgeSlots, tokens: edgeTokens } = this.arena;
     for (let k = from; k < to; k++) {
-      node.slots.push(this.slots.allocate(this.hashLo[k]!, this.hashHi[k]!, node, node.slots.length));
-      node.tokens.push(this.tokLo[k]!, this.tokHi[k]!);
+      const p = node.start + node.len;
+      edgeSlots[p] = this.slots.allocate(this.hashLo[k]!, this.hashHi[k]!, node, node.len);
+      edgeTokens[2 * p] = this.tokLo[k]!;
+      edgeTokens[2 * p + 1] = this.tokHi[k]!;
+      node.len++;
     }
     this.linkFresh(worker, from, to, node, oldLen);
   }
 
   private newNode(worker: number, from: number, to: number, parent: EdgeNode): EdgeNode {
-    // Sized up front: one allocation per array instead of a regrowth every few pushes.
-    const slots: number[] = new Array<number>(to - from).fill(0);
-    const tokens: number[] = new Array<number>(2 * (to - from)).fill(0);
-    const node = new EdgeNode(slots, tokens, WorkerBits.of(worker), null, parent, false);
+    const n = to - from;
+    // Reserved before the node exists: a compaction inside reserve moves only registered nodes.
+    const start = this.arena.reserve(n);
+    const range = { start, len: n, cap: n };
+    const node = new EdgeNode(
+      range,
+      this.tokLo[from]!,
+      this.tokHi[from]!,
+      WorkerBits.of(worker),
+      null,
+      parent,
+      false,
+    );
     this.slots.registerNode(node);
+    const { slots: edgeSlots, tokens: edgeTokens } = this.arena;
     for (let k = from; k < to; k++) {
-      slots[k - from] = this.slots.allocate(this.hashLo[k]!, this.hashHi[k]!, node, k - from);
-      tokens[2 * (k - from)] = this.tokLo[k]!;
-      tokens[2 * (k - from) + 1] = this.tokHi[k]!;
+      const p = start + k - from;
+      edgeSlots[p] = this.slots.allocate(this.hashLo[k]!, this.hashHi[k]!, node, k - from);
+      edgeTokens[2 * p] = this.tokLo[k]!;
+      edgeTokens[2 * p + 1] = this.tokHi[k]!;
     }
     this.linkFresh(worker, from, to, node, 0);
     return node;
@@ -575,7 +618,6 @@ export class KvIndex {
 
   /** Cuts `node` at `pos`: the node keeps edge[0..pos], a new child takes the rest and the children. */
   private split(node: EdgeNode, pos: number): void {
-    const suffixSlots = node.slots.splice(pos);
     const suffixCutoffs = new Map<number, number>();
     const promoted: number[] = [];
     for (const [worker, cutoff] of node.cutoffs) {
@@ -583,15 +625,19 @@ export class KvIndex {
       promoted.push(worker);
       if (cutoff - pos > 0) suffixCutoffs.set(worker, cutoff - pos);
     }
-    const suffixTokens = node.tokens.splice(2 * pos);
+    // The suffix takes over the tail of the node's range: nothing is copied.
+    const headAt = node.start + pos;
     const suffix = new EdgeNode(
-      suffixSlots,
-      suffixTokens,
+      { start: headAt, len: node.len - pos, cap: node.cap - pos },
+      this.arena.tokens[2 * headAt]!,
+      this.arena.tokens[2 * headAt + 1]!,
       node.full.clone(),
       suffixCutoffs,
       node,
       node.internal,
     );
+    node.len = pos;
+    node.cap = pos;
     this.slots.registerNode(suffix);
     for (const worker of promoted) node.promoteToFull(worker);
     for (const child of node.takeChildren()) {
@@ -601,8 +647,9 @@ export class KvIndex {
     node.addChild(suffix);
     node.internal = true;
     let moved = 0;
-    for (let k = 0; k < suffixSlots.length; k++) {
-      const slot = suffixSlots[k]!;
+    const edgeSlots = this.arena.slots;
+    for (let k = 0; k < suffix.len; k++) {
+      const slot = edgeSlots[suffix.start + k]!;
       this.slots.data[slot * SLOT_WORDS + SLOT_NODE] = suffix.id;
       this.slots.data[slot * SLOT_WORDS + SLOT_POSITION] = k;
       moved += this.slots.data[slot * SLOT_WORDS + SLOT_REFS]!;
@@ -669,9 +716,9 @@ export class KvIndex {
       // The node is left alive for other workers without invalidating this worker in the
       // descendants: Dynamo's TODO(CORRECTNESS) behaviour, kept so scores and sizes stay equal.
       const own = this.workers.ownHashes[worker];
-      const edge = node.slots;
+      const edgeSlots = this.arena.slots;
       for (let k = minPos; k < cutoff; k++) {
-        const uncovered = edge[k]!;
+        const uncovered = edgeSlots[node.start + k]!;
         const ownHash = own?.get(uncovered);
         if (
           uncovered === slot &&
@@ -761,7 +808,9 @@ export class KvIndex {
       const node = this.pendingFree.pop()!;
       if (node.freed || node.parent !== null || node.refs > 0 || node === this.root) continue;
       node.freed = true;
-      for (const slot of node.slots) this.slots.release(slot);
+      const edgeSlots = this.arena.slots;
+      for (let p = node.start; p < node.start + node.len; p++) this.slots.release(edgeSlots[p]!);
+      this.arena.release(node.cap);
       this.slots.releaseNode(node);
       for (const child of node.takeChildren()) {
         child.parent = null;
@@ -778,9 +827,10 @@ export class KvIndex {
     if (to - from > 8)
       this.touchSink ^= this.workers.lookups[worker]!.touch(this.hashLo, this.hashHi, from, to);
     let changed = false;
+    const edgeSlots = this.arena.slots;
+    const at = node.start + firstPos - from;
     for (let k = from; k < to; k++) {
-      if (this.link(worker, this.hashLo[k]!, this.hashHi[k]!, node.slots[firstPos + k - from]!))
-        changed = true;
+      if (this.link(worker, this.hashLo[k]!, this.hashHi[k]!, edgeSlots[at + k]!)) changed = true;
     }
     return changed;
   }
@@ -795,11 +845,12 @@ export class KvIndex {
     const hashLo = this.hashLo;
     const hashHi = this.hashHi;
     if (to - from > 8) this.touchSink ^= lookup.touch(hashLo, hashHi, from, to);
-    const edge = node.slots;
+    const edgeSlots = this.arena.slots;
+    const at = node.start + firstPos - from;
     const data = this.slots.data;
     node.refs += to - from;
     for (let k = from; k < to; k++) {
-      const slot = edge[firstPos + k - from]!;
+      const slot = edgeSlots[at + k]!;
       data[slot * SLOT_WORDS + SLOT_REFS] = 1;
       const previous = lookup.set(hashLo[k]!, hashHi[k]!, slot);
       if (previous >= 0) {
