@@ -4,9 +4,9 @@ import type { WorkerBits } from './worker-bits.ts';
 /**
  * A node of the radix tree: a compressed edge (a run of slots, stored in the `EdgeArena` at
  * [start, start + len)), the workers covering the whole edge and, per partially covering worker,
- * a cutoff k meaning it holds `edge[0..k]` (0 < k < len). Children are keyed by their first
- * slot's tokens_hash; the map key is its low half cut to 30 bits (`childKey`) and children
- * sharing a key are chained through `nextSibling`.
+ * a cutoff k meaning it holds `edge[0..k]` (0 < k < len). Children are found by their first
+ * slot's tokens_hash: two inline, the rest in a map keyed by its low half cut to 30 bits
+ * (`childKey`), chained through `nextSibling` where keys collide.
  */
 /** Shared by every node without partial workers or children until it gets one; never written. */
 const NO_CUTOFFS: Map<number, number> = new Map();
@@ -26,14 +26,26 @@ export class EdgeNode implements ArenaRange {
   start: number;
   len: number;
   cap: number;
-  /** The first position's tokens_hash (it never changes: a split keeps the head), for child lookups. */
+  /** The first position's tokens_hash as int32 halves (it never changes: a split keeps the head). */
   readonly firstLo: number;
   readonly firstHi: number;
   full: WorkerBits;
   /** Read freely; write only through setCutoff / dropWorker / promoteToFull. */
   cutoffs: Map<number, number>;
-  /** Read freely; write only through addChild / removeChild / takeChildren. */
-  children: Map<number, EdgeNode> = NO_CHILDREN;
+  /**
+   * The first two children inline, with their first tokens_hash halves as int32 (small
+   * integers, not boxed heap numbers): most internal nodes have one or two children, and a find
+   * then picks the next node without touching a Map (two dependent cache misses on a cold tree).
+   */
+  private child0: EdgeNode | null = null;
+  private child1: EdgeNode | null = null;
+  private c0Lo = 0;
+  private c0Hi = 0;
+  private c1Lo = 0;
+  private c1Hi = 0;
+  /** Children past the first two, by `childKey`, chained through `nextSibling`. */
+  private more: Map<number, EdgeNode> = NO_CHILDREN;
+  childCount = 0;
   nextSibling: EdgeNode | null = null;
   /** null for the root and for nodes no parent links to any more (detached). */
   parent: EdgeNode | null;
@@ -57,8 +69,8 @@ export class EdgeNode implements ArenaRange {
     this.start = range.start;
     this.len = range.len;
     this.cap = range.cap;
-    this.firstLo = firstLo;
-    this.firstHi = firstHi;
+    this.firstLo = firstLo | 0;
+    this.firstHi = firstHi | 0;
     this.full = full;
     this.cutoffs = cutoffs !== null && cutoffs.size > 0 ? cutoffs : NO_CUTOFFS;
     this.parent = parent;
@@ -110,38 +122,95 @@ export class EdgeNode implements ArenaRange {
   }
 
   child(tokensLo: number, tokensHi: number): EdgeNode | undefined {
-    let c: EdgeNode | null = this.children.get(childKey(tokensLo)) ?? null;
+    const lo = tokensLo | 0;
+    const hi = tokensHi | 0;
+    if (this.c0Lo === lo && this.c0Hi === hi && this.child0 !== null) return this.child0;
+    if (this.c1Lo === lo && this.c1Hi === hi && this.child1 !== null) return this.child1;
+    if (this.more.size === 0) return undefined;
+    let c: EdgeNode | null = this.more.get(childKey(lo)) ?? null;
     while (c !== null) {
-      if (c.firstHi === tokensHi && c.firstLo === tokensLo) return c;
+      if (c.firstHi === hi && c.firstLo === lo) return c;
       c = c.nextSibling;
     }
     return undefined;
   }
 
   addChild(child: EdgeNode): void {
-    const key = childKey(child.firstLo);
-    if (this.children === NO_CHILDREN) this.children = new Map();
-    const head = this.children.get(key);
-    child.nextSibling = head ?? null;
-    this.children.set(key, child);
+    this.childCount++;
+    if (this.child0 === null) this.setChild0(child);
+    else if (this.child1 === null) this.setChild1(child);
+    else this.addToMore(child);
   }
 
   /** Unlinks exactly this child object (a replacement under the same key is left alone). */
   removeChild(child: EdgeNode): boolean {
+    if (this.child0 === child) {
+      this.setChild0(this.child1);
+      this.setChild1(this.takeOneFromMore());
+    } else if (this.child1 === child) {
+      this.setChild1(this.takeOneFromMore());
+    } else if (!this.removeFromMore(child)) {
+      return false;
+    }
+    child.nextSibling = null;
+    this.childCount--;
+    return true;
+  }
+
+  forEachChild(visit: (child: EdgeNode) => void): void {
+    if (this.child0 !== null) visit(this.child0);
+    if (this.child1 !== null) visit(this.child1);
+    if (this.more.size === 0) return;
+    for (const head of this.more.values()) {
+      for (let c: EdgeNode | null = head; c !== null; c = c.nextSibling) visit(c);
+    }
+  }
+
+  /** Children in a list, detached from this node (the caller re-links or drops them). */
+  takeChildren(): EdgeNode[] {
+    const out: EdgeNode[] = [];
+    this.forEachChild((c) => out.push(c));
+    for (const c of out) c.nextSibling = null;
+    this.setChild0(null);
+    this.setChild1(null);
+    this.more = NO_CHILDREN;
+    this.childCount = 0;
+    return out;
+  }
+
+  private setChild0(child: EdgeNode | null): void {
+    this.child0 = child;
+    this.c0Lo = child === null ? 0 : child.firstLo;
+    this.c0Hi = child === null ? 0 : child.firstHi;
+  }
+
+  private setChild1(child: EdgeNode | null): void {
+    this.child1 = child;
+    this.c1Lo = child === null ? 0 : child.firstLo;
+    this.c1Hi = child === null ? 0 : child.firstHi;
+  }
+
+  private addToMore(child: EdgeNode): void {
     const key = childKey(child.firstLo);
-    const head = this.children.get(key);
+    if (this.more === NO_CHILDREN) this.more = new Map();
+    child.nextSibling = this.more.get(key) ?? null;
+    this.more.set(key, child);
+  }
+
+  private removeFromMore(child: EdgeNode): boolean {
+    if (this.more.size === 0) return false;
+    const key = childKey(child.firstLo);
+    const head = this.more.get(key);
     if (head === undefined) return false;
     if (head === child) {
-      if (child.nextSibling) this.children.set(key, child.nextSibling);
-      else this.children.delete(key);
-      child.nextSibling = null;
+      if (child.nextSibling) this.more.set(key, child.nextSibling);
+      else this.more.delete(key);
       return true;
     }
     let prev = head;
     while (prev.nextSibling !== null) {
       if (prev.nextSibling === child) {
         prev.nextSibling = child.nextSibling;
-        child.nextSibling = null;
         return true;
       }
       prev = prev.nextSibling;
@@ -149,18 +218,13 @@ export class EdgeNode implements ArenaRange {
     return false;
   }
 
-  forEachChild(visit: (child: EdgeNode) => void): void {
-    for (const head of this.children.values()) {
-      for (let c: EdgeNode | null = head; c !== null; c = c.nextSibling) visit(c);
-    }
-  }
-
-  /** Children in a list, detached from this node's map (the caller re-links or drops them). */
-  takeChildren(): EdgeNode[] {
-    const out: EdgeNode[] = [];
-    this.forEachChild((c) => out.push(c));
-    for (const c of out) c.nextSibling = null;
-    this.children = NO_CHILDREN;
-    return out;
+  /** Any one child of `more`, unlinked from it; null when it is empty. */
+  private takeOneFromMore(): EdgeNode | null {
+    if (this.more.size === 0) return null;
+    const [key, head] = this.more.entries().next().value as [number, EdgeNode];
+    if (head.nextSibling) this.more.set(key, head.nextSibling);
+    else this.more.delete(key);
+    head.nextSibling = null;
+    return head;
   }
 }

@@ -323,14 +323,14 @@ export class KvIndex {
         matched++;
       }
       if (matched === 0) break;
-      const fullWords = node.full.words;
+      const full = node.full;
       if (first) {
-        activeWords = fullWords.length;
+        activeWords = full.wordCount;
         if (active.length < activeWords) {
           active = new Int32Array(activeWords * 2);
           this.active = active;
         }
-        for (let i = 0; i < activeWords; i++) active[i] = fullWords[i]!;
+        for (let i = 0; i < activeWords; i++) active[i] = full.word(i);
         activeCount = node.full.size;
         if (node.cutoffs.size > 0) {
           for (const [worker, cutoff] of node.cutoffs) {
@@ -344,7 +344,7 @@ export class KvIndex {
         for (let i = 0; i < activeWords; i++) {
           const a = active[i]!;
           if (a === 0) continue;
-          const kept = a & (fullWords[i] ?? 0);
+          const kept = a & full.word(i);
           let dropped = a ^ kept;
           if (dropped === 0) continue;
           active[i] = kept;
@@ -392,7 +392,7 @@ export class KvIndex {
       const mergedTokens: number[] = [];
       let current = start;
       for (;;) {
-        if (!current.hasAnyWorkers && current.children.size === 0) break;
+        if (!current.hasAnyWorkers && current.childCount === 0) break;
         const { slots: edgeSlots, tokens: edgeTokens } = this.arena;
         for (let p = current.start; p < current.start + current.len; p++) {
           merged.push(edgeSlots[p]!);
@@ -400,7 +400,7 @@ export class KvIndex {
         }
         const live: EdgeNode[] = [];
         current.forEachChild((c) => {
-          if (c.hasAnyWorkers || c.children.size > 0) live.push(c);
+          if (c.hasAnyWorkers || c.childCount > 0) live.push(c);
         });
         const only = live.length === 1 ? live[0]! : undefined;
         if (
@@ -787,7 +787,7 @@ export class KvIndex {
 
   /** Dynamo's `prune_unreachable`: a node no worker fully covers loses its children; an empty node leaves its parent. */
   private prune(node: EdgeNode): void {
-    if (node.full.size === 0 && node.children.size > 0) {
+    if (node.full.size === 0 && node.childCount > 0) {
       for (const child of node.takeChildren()) {
         child.parent = null;
         if (child.refs === 0) this.pendingFree.push(child);

@@ -1,16 +1,16 @@
 /**
  * A set of worker (rank) indices as a bitset of 32-bit words: a node's full-coverage workers.
  * Membership is one word test, and find intersects whole words instead of testing each active
- * worker against a Set.
+ * worker against a Set. The first 64 ranks live in two int32 fields of the object itself, so the
+ * find walk reads them without following a pointer to an array (a dependent cache miss per node
+ * on a cold tree); ranks past 64 spill into `rest`.
  */
 export class WorkerBits {
-  words: number[];
+  w0 = 0;
+  w1 = 0;
+  /** Words 2.. (ranks 64 and up), or null while no such rank is a member. */
+  rest: Int32Array | null = null;
   size = 0;
-
-  constructor(words: number[] = []) {
-    this.words = words;
-    for (const w of words) this.size += popcount(w);
-  }
 
   static of(worker: number): WorkerBits {
     const bits = new WorkerBits();
@@ -18,35 +18,61 @@ export class WorkerBits {
     return bits;
   }
 
+  /** Words in use: 2 unless `rest` holds more. */
+  get wordCount(): number {
+    return this.rest === null ? 2 : 2 + this.rest.length;
+  }
+
+  word(i: number): number {
+    if (i === 0) return this.w0;
+    if (i === 1) return this.w1;
+    const rest = this.rest;
+    return rest !== null && i - 2 < rest.length ? rest[i - 2]! : 0;
+  }
+
+  private setWord(i: number, value: number): void {
+    if (i === 0) this.w0 = value;
+    else if (i === 1) this.w1 = value;
+    else {
+      let rest = this.rest;
+      if (rest === null || i - 2 >= rest.length) {
+        const grown = new Int32Array(Math.max(i - 1, rest === null ? 2 : rest.length * 2));
+        if (rest !== null) grown.set(rest);
+        rest = grown;
+        this.rest = rest;
+      }
+      rest[i - 2] = value;
+    }
+  }
+
   has(worker: number): boolean {
-    const w = this.words[worker >>> 5];
-    return w !== undefined && (w & (1 << (worker & 31))) !== 0;
+    return (this.word(worker >>> 5) & (1 << (worker & 31))) !== 0;
   }
 
   add(worker: number): void {
     const i = worker >>> 5;
-    while (this.words.length <= i) this.words.push(0);
+    const w = this.word(i);
     const bit = 1 << (worker & 31);
-    if ((this.words[i]! & bit) === 0) {
-      this.words[i]! |= bit;
+    if ((w & bit) === 0) {
+      this.setWord(i, w | bit);
       this.size++;
     }
   }
 
   delete(worker: number): void {
     const i = worker >>> 5;
-    const w = this.words[i];
+    const w = this.word(i);
     const bit = 1 << (worker & 31);
-    if (w !== undefined && (w & bit) !== 0) {
-      this.words[i] = w & ~bit;
+    if ((w & bit) !== 0) {
+      this.setWord(i, w & ~bit);
       this.size--;
     }
   }
 
   forEach(visit: (worker: number) => void): void {
-    const words = this.words;
-    for (let i = 0; i < words.length; i++) {
-      let w = words[i]!;
+    const n = this.wordCount;
+    for (let i = 0; i < n; i++) {
+      let w = this.word(i);
       while (w !== 0) {
         const low = w & -w;
         visit((i << 5) | (31 - Math.clz32(low)));
@@ -65,15 +91,17 @@ export class WorkerBits {
 
   clone(): WorkerBits {
     const copy = new WorkerBits();
-    copy.words = this.words.slice();
+    copy.w0 = this.w0;
+    copy.w1 = this.w1;
+    copy.rest = this.rest === null ? null : this.rest.slice();
     copy.size = this.size;
     return copy;
   }
 
   equals(other: WorkerBits): boolean {
     if (this.size !== other.size) return false;
-    const n = Math.max(this.words.length, other.words.length);
-    for (let i = 0; i < n; i++) if ((this.words[i] ?? 0) !== (other.words[i] ?? 0)) return false;
+    const n = Math.max(this.wordCount, other.wordCount);
+    for (let i = 0; i < n; i++) if (this.word(i) !== other.word(i)) return false;
     return true;
   }
 }
