@@ -23,3 +23,4 @@ export type {
 export { type ScoreResponse, scoreResponse } from './service/score-response.ts';
 export { kvIndexFactory } from './wiring/kv-index-partition.ts';
 export { zmqListenerFactory } from './wiring/zmq-listener.ts';
+export { zmqWorkerListenerFactory } from './wiring/zmq-worker-listener.ts';

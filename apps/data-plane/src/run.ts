@@ -11,7 +11,7 @@ import { kvIndexFactory } from './wiring/kv-index-partition.ts';
 import { startNatsIngest } from './wiring/nats-ingest.ts';
 import { defaultQuerySubject, startIndexerQueryService } from './wiring/nats-query-service.ts';
 import { remoteIndexer } from './wiring/remote-indexer.ts';
-import { zmqListenerFactory } from './wiring/zmq-listener.ts';
+import { zmqWorkerListenerFactory } from './wiring/zmq-worker-listener.ts';
 
 /**
  * The service's start-up, in Dynamo's order: `--workers` registered before HTTP, state loaded
@@ -49,7 +49,7 @@ export async function runDataPlane(
   const subscribe = o.router.useKvEvents && remote === undefined;
   const app = createApp({
     indexFactory: kvIndexFactory,
-    listenerFactory: subscribe ? zmqListenerFactory(logger) : noEventsListenerFactory,
+    listenerFactory: subscribe ? zmqWorkerListenerFactory(logger) : noEventsListenerFactory,
     router: o.router,
     routerRemote: remote,
     accessLog,

@@ -1,6 +1,6 @@
 import type { RouterEvent } from '@kvindex/core';
 import { describe, expect, it } from 'vitest';
-import { Ingestor } from './ingestor.ts';
+import { Ingestor, routerEventBatch } from './ingestor.ts';
 
 const event = (i: number): RouterEvent => ({
   worker_id: 1n,
@@ -19,11 +19,13 @@ describe('Ingestor', () => {
       while (performance.now() < until) {}
       applied.push(e.event.event_id);
     };
-    ingestor.push({
-      events: Array.from({ length: 2000 }, (_, i) => event(i)),
-      apply: slow,
-      alive: () => true,
-    });
+    ingestor.push(
+      routerEventBatch(
+        Array.from({ length: 2000 }, (_, i) => event(i)),
+        slow,
+        () => true,
+      ),
+    );
     expect(ingestor.depth).toBe(2000);
     await ingestor.idle();
     clearInterval(timer);
@@ -38,8 +40,20 @@ describe('Ingestor', () => {
     const ingestor = new Ingestor();
     const applied: number[] = [];
     let alive = true;
-    ingestor.push({ events: [event(1), event(2)], apply: () => applied.push(1), alive: () => alive });
-    ingestor.push({ events: [event(3)], apply: () => applied.push(2), alive: () => true });
+    ingestor.push(
+      routerEventBatch(
+        [event(1), event(2)],
+        () => applied.push(1),
+        () => alive,
+      ),
+    );
+    ingestor.push(
+      routerEventBatch(
+        [event(3)],
+        () => applied.push(2),
+        () => true,
+      ),
+    );
     alive = false;
     await ingestor.idle();
     expect(applied).toEqual([2]);
@@ -49,7 +63,13 @@ describe('Ingestor', () => {
   it('drainNow applies synchronously', () => {
     const ingestor = new Ingestor();
     let n = 0;
-    ingestor.push({ events: [event(1), event(2)], apply: () => n++, alive: () => true });
+    ingestor.push(
+      routerEventBatch(
+        [event(1), event(2)],
+        () => n++,
+        () => true,
+      ),
+    );
     ingestor.drainNow();
     expect(n).toBe(2);
   });
@@ -62,11 +82,12 @@ describe('Ingestor', () => {
       lowWater: 10,
       onPressure: (o) => calls.push(o),
     });
-    const batch = () => ({
-      events: Array.from({ length: 60 }, (_, i) => event(i)),
-      apply: () => {},
-      alive: () => true,
-    });
+    const batch = () =>
+      routerEventBatch(
+        Array.from({ length: 60 }, (_, i) => event(i)),
+        () => {},
+        () => true,
+      );
     ingestor.push(batch());
     expect(calls).toEqual([]);
     ingestor.push(batch());

@@ -8,11 +8,21 @@ import type { RouterEvent } from '@kvindex/core';
  */
 
 export interface IngestBatch {
-  events: RouterEvent[];
-  /** Applies one event; the owner counts outcomes. */
-  apply: (event: RouterEvent) => void;
+  /** Number of events in the batch. */
+  size: number;
+  /** Applies event `i` (called once per event, in order); the owner counts outcomes. */
+  applyAt: (i: number) => void;
   /** False once the listener that produced the batch is gone: its events must not resurrect blocks. */
   alive: () => boolean;
+}
+
+/** A batch of RouterEvents, each applied by `apply`. */
+export function routerEventBatch(
+  events: readonly RouterEvent[],
+  apply: (event: RouterEvent) => void,
+  alive: () => boolean,
+): IngestBatch {
+  return { size: events.length, applyAt: (i) => apply(events[i]!), alive };
 }
 
 /** Queue depth at which slices start growing. */
@@ -60,9 +70,9 @@ export class Ingestor {
   }
 
   push(batch: IngestBatch): void {
-    if (batch.events.length === 0) return;
+    if (batch.size === 0) return;
     this.queue.push(batch);
-    this.pending += batch.events.length;
+    this.pending += batch.size;
     if (!this.overloaded && this.pending > this.highWater) {
       this.overloaded = true;
       this.pauses++;
@@ -109,18 +119,18 @@ export class Ingestor {
     while (this.head < this.queue.length) {
       const batch = this.queue[this.head]!;
       if (!batch.alive()) {
-        this.pending -= batch.events.length - this.offset;
+        this.pending -= batch.size - this.offset;
         this.nextBatch();
         continue;
       }
-      while (this.offset < batch.events.length) {
-        batch.apply(batch.events[this.offset]!);
+      while (this.offset < batch.size) {
+        batch.applyAt(this.offset);
         this.offset++;
         this.pending--;
         this.applied++;
         // One stored event can carry hundreds of blocks (~ms to apply): check the clock per event.
         if (performance.now() >= deadline) {
-          if (this.offset >= batch.events.length) this.nextBatch();
+          if (this.offset >= batch.size) this.nextBatch();
           this.settle();
           return;
         }

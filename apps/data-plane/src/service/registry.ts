@@ -1,6 +1,7 @@
 import { isRemoved, isStored, type RouterEvent } from '@kvindex/core';
+import { ColumnarBatch, EVENT_OBJECT, EVENT_STORED } from './columnar-batch.ts';
 import { listenerEndpointsError } from './endpoint.ts';
-import type { Ingestor } from './ingestor.ts';
+import { type IngestBatch, type Ingestor, routerEventBatch } from './ingestor.ts';
 import type {
   ApplyStatus,
   EventListener,
@@ -230,6 +231,24 @@ export class WorkerRegistry {
     return status;
   }
 
+  /** Applies event `i` of a columnar batch, counted as `applyEvent` counts. */
+  applyBatchEvent(p: Partition, batch: ColumnarBatch, i: number): ApplyStatus {
+    const kind = batch.kindAt(i);
+    if (kind === EVENT_OBJECT) return this.applyEvent(p, batch.objectAt(i));
+    let status: ApplyStatus;
+    try {
+      status = p.index.applyColumnar
+        ? p.index.applyColumnar(batch.columnarAt(i))
+        : p.index.apply(batch.eventAt(i));
+    } catch {
+      status = 'indexer_invariant_violation';
+    }
+    if (status === 'ok') p.eventsApplied++;
+    else p.eventsFailed++;
+    this.deps.onApplied?.(kind === EVENT_STORED ? 'stored' : 'removed', status);
+    return status;
+  }
+
   // -- instances ----------------------------------------------------------------------------
 
   register(req: RegisterRequest): void {
@@ -295,10 +314,14 @@ export class WorkerRegistry {
       modelName: p.modelName,
       routingGroup: p.routingGroup,
     };
-    const sink = (events: RouterEvent[]) => {
+    const sink = (events: RouterEvent[] | ColumnarBatch) => {
       if (!record.alive) return;
       this.deps.onReceived?.(p, events.length);
-      this.deps.ingestor.push({ events, apply, alive });
+      const batch: IngestBatch =
+        events instanceof ColumnarBatch
+          ? { size: events.length, applyAt: (i) => this.applyBatchEvent(p, events, i), alive }
+          : routerEventBatch(events, apply, alive);
+      this.deps.ingestor.push(batch);
     };
     try {
       record.listener = this.deps.listenerFactory(spec, sink);

@@ -1,5 +1,5 @@
 import type { RouterEvent } from '@kvindex/core';
-import { TieredKvIndex } from '@kvindex/indexer';
+import { type ColumnarEvent, TieredKvIndex } from '@kvindex/indexer';
 import type { ApplyStatus, PartitionIndex, TierCounts, WorkerBlocks, WorkerMatch } from '../service/ports.ts';
 
 /**
@@ -15,6 +15,11 @@ export class KvIndexPartition implements PartitionIndex {
 
   apply(event: RouterEvent): ApplyStatus {
     return mapStatus(this.index.applyEvent(event));
+  }
+
+  /** Device-tier stored/removed only (TieredKvIndex sends those straight to its device KvIndex too). */
+  applyColumnar(event: ColumnarEvent): ApplyStatus {
+    return mapStatus(this.index.device.applyColumnar(event));
   }
 
   findMatches(localHashes: BigUint64Array): WorkerMatch[] {

@@ -1,6 +1,7 @@
 import type { RouterEvent } from '@kvindex/core';
 import { DynamoNatsSubscriber } from '@kvindex/transport';
 import type { Logger } from 'pino';
+import { routerEventBatch } from '../service/ingestor.ts';
 import type { Service } from '../service/service.ts';
 
 /**
@@ -34,7 +35,7 @@ export function startNatsIngest(service: Service, o: NatsIngestOptions): { close
       component,
       onEvents: (events) => {
         service.metrics.eventsReceived(p.modelName, p.routingGroup, events.length);
-        ingestor.push({ events, apply, alive });
+        ingestor.push(routerEventBatch(events, apply, alive));
       },
       onClear: (worker) => {
         const cleared: RouterEvent = {
@@ -42,7 +43,7 @@ export function startNatsIngest(service: Service, o: NatsIngestOptions): { close
           storage_tier: 'device',
           event: { event_id: 0n, dp_rank: worker.dp_rank, data: 'cleared' },
         };
-        ingestor.push({ events: [cleared], apply, alive });
+        ingestor.push(routerEventBatch([cleared], apply, alive));
       },
       ...(o.logger
         ? {
