@@ -1,6 +1,6 @@
 import { isRemoved, isStored, type RouterEvent, type StoredBlock } from '@kvindex/core';
 import type { ApplyStatus } from './apply-status.ts';
-import { BlockSlots, SLOT_HASH_HI, SLOT_NODE, SLOT_POSITION, SLOT_REFS, SLOT_WORDS } from './block-slots.ts';
+import { BlockSlots } from './block-slots.ts';
 import { EdgeArena } from './edge-arena.ts';
 import { EdgeNode } from './edge-node.ts';
 import { MatchBuffer } from './match-buffer.ts';
@@ -459,7 +459,7 @@ export class KvIndex {
       const parentSlot = lookup.get(pLo, pHi);
       if (parentSlot < 0) return 'parent_block_not_found';
       const node = this.slots.nodeOf(parentSlot);
-      const parentPos = this.slots.data[parentSlot * SLOT_WORDS + SLOT_POSITION]!;
+      const parentPos = this.slots.position(parentSlot);
       if (!node.covers(worker, parentPos)) {
         this.unlink(worker, pLo, pHi);
         return 'parent_block_not_found';
@@ -548,8 +548,8 @@ export class KvIndex {
         if (
           edgeTokens[2 * p] !== this.tokLo[k] ||
           edgeTokens[2 * p + 1] !== this.tokHi[k] ||
-          s.data[slot * SLOT_WORDS] !== this.hashLo[k] ||
-          s.data[slot * SLOT_WORDS + SLOT_HASH_HI] !== this.hashHi[k]
+          s.hashLo(slot) !== this.hashLo[k] ||
+          s.hashHi(slot) !== this.hashHi[k]
         ) {
           return false;
         }
@@ -650,9 +650,8 @@ export class KvIndex {
     const edgeSlots = this.arena.slots;
     for (let k = 0; k < suffix.len; k++) {
       const slot = edgeSlots[suffix.start + k]!;
-      this.slots.data[slot * SLOT_WORDS + SLOT_NODE] = suffix.id;
-      this.slots.data[slot * SLOT_WORDS + SLOT_POSITION] = k;
-      moved += this.slots.data[slot * SLOT_WORDS + SLOT_REFS]!;
+      this.slots.move(slot, suffix, k);
+      moved += this.slots.refs(slot);
     }
     suffix.refs = moved;
     node.refs -= moved;
@@ -688,14 +687,14 @@ export class KvIndex {
         continue;
       }
       const node = this.slots.nodeOf(slot);
-      const firstPos = this.slots.data[slot * SLOT_WORDS + SLOT_POSITION]!;
+      const firstPos = this.slots.position(slot);
       let minPos = firstPos;
       if (node.covers(worker, firstPos)) {
         // Later hashes of the same run on this edge are folded into one cut at the lowest position.
         while (idx + 1 < n) {
           const nextSlot = lookup.get(hashLo[idx + 1]!, hashHi[idx + 1]!);
           if (nextSlot < 0 || this.slots.nodeOf(nextSlot) !== node) break;
-          const nextPos = this.slots.data[nextSlot * SLOT_WORDS + SLOT_POSITION]!;
+          const nextPos = this.slots.position(nextSlot);
           if (!node.covers(worker, nextPos)) break;
           if (nextPos < minPos) minPos = nextPos;
           idx++;
@@ -731,8 +730,8 @@ export class KvIndex {
         let ulo: number;
         let uhi: number;
         if (ownHash === undefined) {
-          ulo = this.slots.data[uncovered * SLOT_WORDS]!;
-          uhi = this.slots.data[uncovered * SLOT_WORDS + SLOT_HASH_HI]!;
+          ulo = this.slots.hashLo(uncovered);
+          uhi = this.slots.hashHi(uncovered);
         } else {
           ulo = lowHalf(ownHash);
           uhi = highHalf(ownHash);
@@ -847,11 +846,10 @@ export class KvIndex {
     if (to - from > 8) this.touchSink ^= lookup.touch(hashLo, hashHi, from, to);
     const edgeSlots = this.arena.slots;
     const at = node.start + firstPos - from;
-    const data = this.slots.data;
     node.refs += to - from;
     for (let k = from; k < to; k++) {
       const slot = edgeSlots[at + k]!;
-      data[slot * SLOT_WORDS + SLOT_REFS] = 1;
+      this.slots.addRefs(slot, 1);
       const previous = lookup.set(hashLo[k]!, hashHi[k]!, slot);
       if (previous >= 0) {
         this.forgetOwnHash(worker, previous, hashLo[k]!, hashHi[k]!);
@@ -868,12 +866,9 @@ export class KvIndex {
       this.forgetOwnHash(worker, previous, lo, hi);
       this.dropRef(previous);
     }
-    this.slots.data[slot * SLOT_WORDS + SLOT_REFS]!++;
+    this.slots.addRefs(slot, 1);
     this.slots.nodeOf(slot).refs++;
-    if (
-      this.slots.data[slot * SLOT_WORDS] !== lo ||
-      this.slots.data[slot * SLOT_WORDS + SLOT_HASH_HI] !== hi
-    ) {
+    if (this.slots.hashLo(slot) !== lo || this.slots.hashHi(slot) !== hi) {
       let own = this.workers.ownHashes[worker];
       if (!own) {
         own = new Map();
@@ -899,7 +894,7 @@ export class KvIndex {
   }
 
   private dropRef(slot: number): void {
-    this.slots.data[slot * SLOT_WORDS + SLOT_REFS]!--;
+    this.slots.addRefs(slot, -1);
     const node = this.slots.nodeOf(slot);
     if (--node.refs === 0 && node.parent === null) this.pendingFree.push(node);
   }
@@ -907,7 +902,7 @@ export class KvIndex {
   private ownHash(worker: number, slot: number): bigint {
     return (
       this.workers.ownHashes[worker]?.get(slot) ??
-      fromHalves(this.slots.data[slot * SLOT_WORDS]!, this.slots.data[slot * SLOT_WORDS + SLOT_HASH_HI]!)
+      fromHalves(this.slots.hashLo(slot), this.slots.hashHi(slot))
     );
   }
 

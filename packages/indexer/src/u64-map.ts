@@ -125,10 +125,21 @@ export class U64Map {
     const capacity = (this.mask + 1) * 2;
     this.table = new Uint32Array(capacity * 3);
     this.mask = capacity - 1;
-    this.count = 0;
+    const table = this.table;
+    const mask = this.mask;
+    // Keys are distinct, so each goes to the first empty bucket from its home: no key compares,
+    // no capacity checks. Walking the old table in order writes the new one in two near-sequential
+    // streams (home h & oldMask lands at that index or one old capacity above it).
     for (let at = 0; at < old.length; at += 3) {
       const v = old[at + 2]!;
-      if (v !== 0) this.set(old[at]!, old[at + 1]!, v - 1);
+      if (v === 0) continue;
+      const lo = old[at]!;
+      const hi = old[at + 1]!;
+      let i = bucketOf(lo, hi) & mask;
+      while (table[i * 3 + 2] !== 0) i = (i + 1) & mask;
+      table[i * 3] = lo;
+      table[i * 3 + 1] = hi;
+      table[i * 3 + 2] = v;
     }
   }
 }
