@@ -22,7 +22,8 @@ function childKey(tokensLo: number): number {
 }
 
 export class EdgeNode implements ArenaRange {
-  /** The edge's range in the arena (owned: [start, start + cap)). */
+  /** The edge's range in the arena (owned: [start, start + cap) of chunk `chunk`). */
+  chunk: number;
   start: number;
   len: number;
   cap: number;
@@ -66,6 +67,7 @@ export class EdgeNode implements ArenaRange {
     parent: EdgeNode | null,
     internal: boolean,
   ) {
+    this.chunk = range.chunk;
     this.start = range.start;
     this.len = range.len;
     this.cap = range.cap;

@@ -115,8 +115,8 @@ export interface IndexWarnings {
  * behave identically (proven by the differential suite against Dynamo's crate).
  */
 export interface KvIndexOptions {
-  /** Edge positions the arena starts with (tests use a tiny one to exercise growth and compaction). */
-  edgeArenaPositions?: number;
+  /** Positions per edge-arena chunk (tests use tiny chunks to exercise growth and evacuation). */
+  edgeArenaChunkPositions?: number;
 }
 
 export class KvIndex {
@@ -125,7 +125,7 @@ export class KvIndex {
   private readonly workers = new WorkerTable();
   private readonly arena: EdgeArena;
   private readonly root = new EdgeNode(
-    { start: 0, len: 0, cap: 0 },
+    { chunk: 0, start: 0, len: 0, cap: 0 },
     0,
     0,
     new WorkerBits(),
@@ -157,12 +157,12 @@ export class KvIndex {
   private queryHi = new Uint32Array(64);
 
   constructor(options: KvIndexOptions = {}) {
-    this.arena = new EdgeArena(() => this.slots.nodes, options.edgeArenaPositions);
+    this.arena = new EdgeArena(() => this.slots.nodes, options.edgeArenaChunkPositions);
   }
 
-  /** How often the edge arena has compacted (observability and tests). */
-  get edgeCompactions(): number {
-    return this.arena.compactions;
+  /** How often the edge arena has evacuated a chunk (observability and tests). */
+  get edgeEvacuations(): number {
+    return this.arena.evacuations;
   }
 
   applyEvent(event: RouterEvent): ApplyStatus {
@@ -309,10 +309,12 @@ export class KvIndex {
     let depth = 0;
     let seq = 0;
     let first = true;
-    // A find allocates nothing, so the arena's arrays cannot move under it.
-    const edgeSlots = this.arena.slots;
-    const edgeTokens = this.arena.tokens;
+    // A find allocates nothing, so no edge can move under it.
+    const slotChunks = this.arena.slots;
+    const tokenChunks = this.arena.tokens;
     while (seq < n && node !== undefined) {
+      const edgeSlots = slotChunks[node.chunk]!;
+      const edgeTokens = tokenChunks[node.chunk]!;
       const start = node.start;
       const len = node.len;
       const walk = Math.min(len, n - seq);
@@ -393,7 +395,8 @@ export class KvIndex {
       let current = start;
       for (;;) {
         if (!current.hasAnyWorkers && current.childCount === 0) break;
-        const { slots: edgeSlots, tokens: edgeTokens } = this.arena;
+        const edgeSlots = this.arena.slots[current.chunk]!;
+        const edgeTokens = this.arena.tokens[current.chunk]!;
         for (let p = current.start; p < current.start + current.len; p++) {
           merged.push(edgeSlots[p]!);
           mergedTokens.push(edgeTokens[2 * p]!, edgeTokens[2 * p + 1]!);
@@ -490,7 +493,7 @@ export class KvIndex {
         duplicate = false;
         break;
       }
-      const edgeTokens = this.arena.tokens;
+      const edgeTokens = this.arena.tokens[child.chunk]!;
       const edgeStart = child.start;
       const edgeLen = child.len;
       const bound = Math.min(edgeLen, n - i);
@@ -541,7 +544,8 @@ export class KvIndex {
     const suffixLen = node.len - suffixStart;
     const matches = (count: number) => {
       const s = this.slots;
-      const { slots: edgeSlots, tokens: edgeTokens } = this.arena;
+      const edgeSlots = this.arena.slots[node.chunk]!;
+      const edgeTokens = this.arena.tokens[node.chunk]!;
       for (let k = 0; k < count; k++) {
         const p = node.start + suffixStart + k;
         const slot = edgeSlots[p]!;
@@ -579,7 +583,8 @@ export class KvIndex {
     }
     node.promoteToFull(worker);
     this.arena.extend(node, to - from);
-    const { slots: edgeSlots, tokens: edgeTokens } = this.arena;
+    const edgeSlots = this.arena.slots[node.chunk]!;
+    const edgeTokens = this.arena.tokens[node.chunk]!;
     for (let k = from; k < to; k++) {
       const p = node.start + node.len;
       edgeSlots[p] = this.slots.allocate(this.hashLo[k]!, this.hashHi[k]!, node, node.len);
@@ -592,9 +597,10 @@ export class KvIndex {
 
   private newNode(worker: number, from: number, to: number, parent: EdgeNode): EdgeNode {
     const n = to - from;
-    // Reserved before the node exists: a compaction inside reserve moves only registered nodes.
-    const start = this.arena.reserve(n);
-    const range = { start, len: n, cap: n };
+    // Placed before the node is registered: an evacuation inside place moves only registered nodes.
+    const range = { chunk: 0, start: 0, len: n, cap: 0 };
+    this.arena.place(range, n);
+    const start = range.start;
     const node = new EdgeNode(
       range,
       this.tokLo[from]!,
@@ -605,7 +611,8 @@ export class KvIndex {
       false,
     );
     this.slots.registerNode(node);
-    const { slots: edgeSlots, tokens: edgeTokens } = this.arena;
+    const edgeSlots = this.arena.slots[range.chunk]!;
+    const edgeTokens = this.arena.tokens[range.chunk]!;
     for (let k = from; k < to; k++) {
       const p = start + k - from;
       edgeSlots[p] = this.slots.allocate(this.hashLo[k]!, this.hashHi[k]!, node, k - from);
@@ -628,9 +635,9 @@ export class KvIndex {
     // The suffix takes over the tail of the node's range: nothing is copied.
     const headAt = node.start + pos;
     const suffix = new EdgeNode(
-      { start: headAt, len: node.len - pos, cap: node.cap - pos },
-      this.arena.tokens[2 * headAt]!,
-      this.arena.tokens[2 * headAt + 1]!,
+      { chunk: node.chunk, start: headAt, len: node.len - pos, cap: node.cap - pos },
+      this.arena.tokens[node.chunk]![2 * headAt]!,
+      this.arena.tokens[node.chunk]![2 * headAt + 1]!,
       node.full.clone(),
       suffixCutoffs,
       node,
@@ -647,7 +654,7 @@ export class KvIndex {
     node.addChild(suffix);
     node.internal = true;
     let moved = 0;
-    const edgeSlots = this.arena.slots;
+    const edgeSlots = this.arena.slots[suffix.chunk]!;
     for (let k = 0; k < suffix.len; k++) {
       const slot = edgeSlots[suffix.start + k]!;
       this.slots.move(slot, suffix, k);
@@ -715,7 +722,7 @@ export class KvIndex {
       // The node is left alive for other workers without invalidating this worker in the
       // descendants: Dynamo's TODO(CORRECTNESS) behaviour, kept so scores and sizes stay equal.
       const own = this.workers.ownHashes[worker];
-      const edgeSlots = this.arena.slots;
+      const edgeSlots = this.arena.slots[node.chunk]!;
       for (let k = minPos; k < cutoff; k++) {
         const uncovered = edgeSlots[node.start + k]!;
         const ownHash = own?.get(uncovered);
@@ -807,9 +814,9 @@ export class KvIndex {
       const node = this.pendingFree.pop()!;
       if (node.freed || node.parent !== null || node.refs > 0 || node === this.root) continue;
       node.freed = true;
-      const edgeSlots = this.arena.slots;
+      const edgeSlots = this.arena.slots[node.chunk]!;
       for (let p = node.start; p < node.start + node.len; p++) this.slots.release(edgeSlots[p]!);
-      this.arena.release(node.cap);
+      this.arena.release(node);
       this.slots.releaseNode(node);
       for (const child of node.takeChildren()) {
         child.parent = null;
@@ -826,7 +833,7 @@ export class KvIndex {
     if (to - from > 8)
       this.touchSink ^= this.workers.lookups[worker]!.touch(this.hashLo, this.hashHi, from, to);
     let changed = false;
-    const edgeSlots = this.arena.slots;
+    const edgeSlots = this.arena.slots[node.chunk]!;
     const at = node.start + firstPos - from;
     for (let k = from; k < to; k++) {
       if (this.link(worker, this.hashLo[k]!, this.hashHi[k]!, edgeSlots[at + k]!)) changed = true;
@@ -844,7 +851,7 @@ export class KvIndex {
     const hashLo = this.hashLo;
     const hashHi = this.hashHi;
     if (to - from > 8) this.touchSink ^= lookup.touch(hashLo, hashHi, from, to);
-    const edgeSlots = this.arena.slots;
+    const edgeSlots = this.arena.slots[node.chunk]!;
     const at = node.start + firstPos - from;
     node.refs += to - from;
     for (let k = from; k < to; k++) {
