@@ -3,7 +3,7 @@
  * same run, through Dynamo 1.6.1's RadixTree (test/oracle `race` mode), and prints both rows and
  * the ratios kvindex / Dynamo.
  *
- *   pnpm bench:index -- --workload DIR [--json] [--no-oracle] [--runs N] [--columnar]
+ *   pnpm bench:index -- --workload DIR [--json] [--no-oracle] [--runs N] [--router-events]
  *
  * With --runs N both systems run N times, alternating, and each row keeps every metric's best
  * run (highest rate, lowest latency and memory): on a shared machine the best run is the one
@@ -12,11 +12,16 @@
  * (A) apply every event into a fresh index, timed (parsing is not); heap per cached block after A.
  * (B) per request in order: time findMatches on its local hashes, check the scores against
  *     expected_hits, then apply its events.
+ *
+ * Each system gets events in its own decoded form, made untimed: the oracle Rust `RouterEvent`
+ * structs, kvindex `ColumnarBatch`es (u32-half columns, what its ZMQ ingest worker hands the
+ * index). With --router-events kvindex instead gets `RouterEvent` objects with BigInt hashes
+ * (the NATS/JSON path), converted per block inside the timed apply.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type ColumnarEvent, columnarEvent, KvIndex } from '@kvindex/indexer';
+import { type ColumnarBatch, KvIndex, packEvents } from '@kvindex/indexer';
 import { eventBlocks, eventChunks, readRequests } from './workload-reader.ts';
 
 export interface RaceRow {
@@ -40,13 +45,13 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     'no-oracle': { type: 'boolean', default: false },
     runs: { type: 'string', default: '1' },
-    columnar: { type: 'boolean', default: false },
+    'router-events': { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
 if (!values.workload) {
   process.stderr.write(
-    'usage: pnpm bench:index -- --workload DIR [--json] [--no-oracle] [--runs N] [--columnar]\n',
+    'usage: pnpm bench:index -- --workload DIR [--json] [--no-oracle] [--runs N] [--router-events]\n',
   );
   process.exit(2);
 }
@@ -65,25 +70,61 @@ function memory(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-/**
- * `columnar`: events are handed over already split into u32 halves (a decoder writing halves, the
- * index's native form, as Dynamo's race hands over decoded Rust structs); otherwise as RouterEvent
- * objects with BigInt hashes, converted per block inside the timed apply.
- */
-async function raceKvindex(columnar: boolean): Promise<RaceRow> {
+/** A piece of the workload in the form one kvindex run applies. */
+interface Chunk {
+  events: number;
+  blocks: number;
+  apply(index: KvIndex, from: number, to: number): void;
+}
+
+/** The workload packed into batches once, up front (and untimed), when runs use batches. */
+let packed: ColumnarBatch[] | undefined;
+
+async function* workloadChunks(objects: boolean): AsyncGenerator<Chunk> {
+  if (!objects) {
+    if (!packed) {
+      packed = [];
+      for await (const events of eventChunks(dir)) packed.push(packEvents(events));
+    }
+    for (const batch of packed) {
+      yield {
+        events: batch.length,
+        blocks: batch.starts[batch.length]!,
+        apply: (index, from, to) => index.applyBatch(batch, from, to),
+      };
+    }
+    return;
+  }
+  // RouterEvent objects for every event of a large workload would not fit: parse chunk by chunk.
+  for await (const events of eventChunks(dir)) {
+    let blocks = 0;
+    for (const ev of events) blocks += eventBlocks(ev);
+    yield {
+      events: events.length,
+      blocks,
+      apply: (index, from, to) => {
+        for (let i = from; i < to; i++) index.applyEvent(events[i]!);
+      },
+    };
+  }
+}
+
+/** `objects`: RouterEvent objects (BigInt hashes) instead of columnar batches. */
+async function raceKvindex(objects: boolean): Promise<RaceRow> {
   // (A)
+  const chunksA = workloadChunks(objects);
+  const first = await chunksA.next();
   const base = memory();
   let index: KvIndex | undefined = new KvIndex();
   let blocks = 0;
   let applyNs = 0n;
-  for await (const chunk of eventChunks(dir)) {
-    for (const ev of chunk) blocks += eventBlocks(ev);
-    const columns: ColumnarEvent[] = columnar ? chunk.map(columnarEvent) : [];
+  for (let next = first; !next.done; next = await chunksA.next()) {
+    const chunk = next.value;
+    blocks += chunk.blocks;
     // Parsing garbage is collected before timing, so the clock sees only the index's own GC.
     gc?.();
     const t0 = process.hrtime.bigint();
-    if (columnar) for (let i = 0; i < columns.length; i++) index.applyColumnar(columns[i]!);
-    else for (let i = 0; i < chunk.length; i++) index.applyEvent(chunk[i]!);
+    chunk.apply(index, 0, chunk.events);
     applyNs += process.hrtime.bigint() - t0;
   }
   const heap = memory() - base;
@@ -96,9 +137,8 @@ async function raceKvindex(columnar: boolean): Promise<RaceRow> {
   const latencies = new Float64Array(requests.length);
   let mismatches = 0;
   let shown = 0;
-  const events = eventChunks(dir);
-  let chunk: import('@kvindex/core').RouterEvent[] = [];
-  let columns: ColumnarEvent[] = [];
+  const chunksB = workloadChunks(objects);
+  let chunk: Chunk = { events: 0, blocks: 0, apply: () => {} };
   let chunkStart = 0;
   let findNs = 0;
   for (let r = 0; r < requests.length; r++) {
@@ -116,24 +156,24 @@ async function raceKvindex(columnar: boolean): Promise<RaceRow> {
       mismatches++;
       if (shown++ < 5) process.stderr.write(`score mismatch at req ${req.req}\n`);
     }
-    for (let e = req.eventsStart; e < req.eventsEnd; e++) {
-      while (e >= chunkStart + chunk.length) {
-        chunkStart += chunk.length;
-        const next = await events.next();
+    for (let e = req.eventsStart; e < req.eventsEnd; ) {
+      while (e >= chunkStart + chunk.events) {
+        chunkStart += chunk.events;
+        const next = await chunksB.next();
         if (next.done) throw new Error(`requests.jsonl refers to event ${e}, past the end of events.jsonl`);
         chunk = next.value;
-        columns = columnar ? chunk.map(columnarEvent) : [];
         gc?.();
       }
-      if (columnar) tree.applyColumnar(columns[e - chunkStart]!);
-      else tree.applyEvent(chunk[e - chunkStart]!);
+      const upTo = Math.min(req.eventsEnd, chunkStart + chunk.events);
+      chunk.apply(tree, e - chunkStart, upTo - chunkStart);
+      e = upTo;
     }
   }
   latencies.sort();
   const pct = (p: number) =>
     latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil(p * latencies.length) - 1))] ?? 0;
   return {
-    system: columnar ? 'kvindex (columnar events)' : 'kvindex',
+    system: objects ? 'kvindex (RouterEvent objects)' : 'kvindex',
     apply_blocks_per_s: blocks / (Number(applyNs) / 1e9),
     find_queries_per_s: requests.length / (findNs / 1e9),
     find_p50_us: pct(0.5),
@@ -177,7 +217,7 @@ const runCount = Math.max(1, Number(values.runs));
 const ourRuns: RaceRow[] = [];
 const oracleRuns: RaceRow[] = [];
 for (let i = 0; i < runCount; i++) {
-  ourRuns.push(await raceKvindex(values.columnar === true));
+  ourRuns.push(await raceKvindex(values['router-events'] === true));
   if (!values['no-oracle']) oracleRuns.push(raceOracle());
 }
 const rows: RaceRow[] = [best(ourRuns)];

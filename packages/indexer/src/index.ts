@@ -1,5 +1,6 @@
 export * from './apply-status.ts';
 export * from './approximate-kv-index.ts';
+export * from './columnar-batch.ts';
 export * from './conform-session.ts';
 export * from './index-registry.ts';
 export * from './kv-index.ts';

@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ApplyStatus } from './apply-status.ts';
+import { packEvents } from './columnar-batch.ts';
 import { columnarEvent, KvIndex } from './kv-index.ts';
 import { applyOp, scoreMap, sizeMap, sortedEntries } from './test-support/apply-op.ts';
 import { generateStream } from './test-support/event-stream.ts';
@@ -118,6 +120,42 @@ describe('applyColumnar', () => {
         }
       }),
       { numRuns: 30 },
+    );
+  });
+});
+
+describe('applyBatch', () => {
+  it('gives the same statuses, scores, sizes and dumps as applyEvent, split at any point', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0x7fff_ffff }), fc.integer({ min: 1, max: 40 }), (seed, cut) => {
+        const stream = generateStream({
+          seed,
+          steps: 160,
+          hashes: 'per-engine',
+          removals: 'any',
+          lifecycle: false,
+        });
+        const events = stream.flatMap(({ op }) => (op.kind === 'event' ? [op.event] : []));
+        const byObject = new KvIndex();
+        const expected = events.map((e) => byObject.applyEvent(e));
+        const byBatch = new KvIndex();
+        const batch = packEvents(events);
+        const statuses: ApplyStatus[] = [];
+        // Two calls, so a batch applied in slices (as the data plane does) is covered too.
+        const middle = Math.min(cut, events.length);
+        byBatch.applyBatch(batch, 0, middle, statuses);
+        const rest: ApplyStatus[] = [];
+        byBatch.applyBatch(batch, middle, batch.length, rest);
+        expect([...statuses, ...rest]).toEqual(expected);
+        for (const { probes } of stream) {
+          for (const probe of probes) {
+            expect(sortedEntries(scoreMap(byBatch, probe))).toEqual(sortedEntries(scoreMap(byObject, probe)));
+          }
+        }
+        expect(sortedEntries(sizeMap(byBatch))).toEqual(sortedEntries(sizeMap(byObject)));
+        expect(byBatch.dump()).toEqual(byObject.dump());
+      }),
+      { numRuns: 40 },
     );
   });
 });

@@ -1,6 +1,7 @@
 import { isRemoved, isStored, type RouterEvent, type StoredBlock } from '@kvindex/core';
 import type { ApplyStatus } from './apply-status.ts';
 import { BlockSlots } from './block-slots.ts';
+import { BATCH_REMOVED, BATCH_STORED, type ColumnarBatch } from './columnar-batch.ts';
 import { EdgeArena } from './edge-arena.ts';
 import { EdgeNode } from './edge-node.ts';
 import { MatchBuffer } from './match-buffer.ts';
@@ -197,12 +198,50 @@ export class KvIndex {
         [this.tokLo, this.tokHi, this.hashLo, this.hashHi] = scratch;
       }
     } else if (event.kind === 'removed') {
-      status = this.applyRemovedHalves(worker, event.hashLo, event.hashHi, event.count);
+      status = this.applyRemovedHalves(worker, event.hashLo, event.hashHi, 0, event.count);
     } else {
       this.dropRank(worker, false);
     }
     this.flushFree();
     return status;
+  }
+
+  /**
+   * Applies events [from, to) of a columnar batch in order, with `applyEvent`'s semantics, writing
+   * each status to `statuses[i - from]` when given. The fast path: no BigInt or object per block.
+   */
+  applyBatch(batch: ColumnarBatch, from = 0, to: number = batch.length, statuses?: ApplyStatus[]): void {
+    for (let i = from; i < to; i++) {
+      const worker = this.workers.registerHalves(batch.workerLo[i]!, batch.workerHi[i]!, batch.dpRanks[i]!);
+      const start = batch.starts[i]!;
+      const end = batch.starts[i + 1]!;
+      let status: ApplyStatus = 'ok';
+      const kind = batch.kinds[i];
+      if (kind === BATCH_STORED) {
+        const n = end - start;
+        this.ensureScratch(n);
+        const { tokLo, tokHi, hashLo, hashHi } = this;
+        for (let k = 0; k < n; k++) {
+          tokLo[k] = batch.tokensLo[start + k]!;
+          tokHi[k] = batch.tokensHi[start + k]!;
+          hashLo[k] = batch.hashLo[start + k]!;
+          hashHi[k] = batch.hashHi[start + k]!;
+        }
+        status = this.applyStoredLoaded(
+          worker,
+          batch.hasParent[i] === 1,
+          batch.parentLo[i]!,
+          batch.parentHi[i]!,
+          n,
+        );
+      } else if (kind === BATCH_REMOVED) {
+        status = this.applyRemovedHalves(worker, batch.hashLo, batch.hashHi, start, end);
+      } else {
+        this.dropRank(worker, false);
+      }
+      this.flushFree();
+      if (statuses !== undefined) statuses[i - from] = status;
+    }
   }
 
   /** Replays events (a dump) into this index; returns how many did not apply cleanly. */
@@ -672,20 +711,21 @@ export class KvIndex {
     const n = hashes.length;
     this.ensureScratch(n);
     for (let i = 0; i < n; i++) splitInto(hashes[i]!, this.hashLo, this.hashHi, i);
-    return this.applyRemovedHalves(worker, this.hashLo, this.hashHi, n);
+    return this.applyRemovedHalves(worker, this.hashLo, this.hashHi, 0, n);
   }
 
   private applyRemovedHalves(
     worker: number,
     hashLo: Uint32Array,
     hashHi: Uint32Array,
-    n: number,
+    from: number,
+    to: number,
   ): ApplyStatus {
     const lookup = this.workers.lookups[worker]!;
     let firstError: ApplyStatus | undefined;
     // Hashes this event already dropped as newly uncovered: a later miss on one is not an error.
     this.droppedCount = 0;
-    for (let idx = 0; idx < n; idx++) {
+    for (let idx = from; idx < to; idx++) {
       const lo = hashLo[idx]!;
       const hi = hashHi[idx]!;
       const slot = this.unlink(worker, lo, hi);
@@ -698,7 +738,7 @@ export class KvIndex {
       let minPos = firstPos;
       if (node.covers(worker, firstPos)) {
         // Later hashes of the same run on this edge are folded into one cut at the lowest position.
-        while (idx + 1 < n) {
+        while (idx + 1 < to) {
           const nextSlot = lookup.get(hashLo[idx + 1]!, hashHi[idx + 1]!);
           if (nextSlot < 0 || this.slots.nodeOf(nextSlot) !== node) break;
           const nextPos = this.slots.position(nextSlot);

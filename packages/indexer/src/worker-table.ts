@@ -1,3 +1,4 @@
+import { fromHalves } from './u64-halves.ts';
 import { U64Map } from './u64-map.ts';
 
 /**
@@ -31,6 +32,28 @@ export class WorkerTable {
   private lastDpRank = -1;
   private lastIndex = -1;
 
+  private lastLo = -1;
+  private lastHi = -1;
+
+  /**
+   * `register` for a worker id given as u32 halves (a columnar batch): a repeat of the last
+   * rank costs no BigInt.
+   */
+  registerHalves(lo: number, hi: number, dpRank: number): number {
+    if (
+      lo === this.lastLo &&
+      hi === this.lastHi &&
+      dpRank === this.lastDpRank &&
+      this.lookups[this.lastIndex] !== null
+    ) {
+      return this.lastIndex;
+    }
+    const index = this.register(fromHalves(lo, hi), dpRank);
+    this.lastLo = lo;
+    this.lastHi = hi;
+    return index;
+  }
+
   /** The rank's index, registering it with an empty lookup first if needed. */
   register(workerId: bigint, dpRank: number): number {
     // Events come in runs from one rank; skip the two map lookups for a repeat.
@@ -63,6 +86,9 @@ export class WorkerTable {
     this.lastWorkerId = workerId;
     this.lastDpRank = dpRank;
     this.lastIndex = index;
+    // Set by registerHalves after this returns; a BigInt registration invalidates them.
+    this.lastLo = -1;
+    this.lastHi = -1;
     return index;
   }
 
