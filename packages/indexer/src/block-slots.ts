@@ -26,7 +26,7 @@ const ROW_MASK = CHUNK_ROWS - 1;
  * with the other growing tables ~26 % of apply time.
  */
 export class BlockSlots {
-  private readonly chunks: Uint32Array[] = [];
+  private readonly chunks: Int32Array[] = [];
   /** Edge nodes by id (`EdgeNode.id`). */
   readonly nodes: (EdgeNode | null)[] = [];
   private freeSlots: number[] = [];
@@ -83,7 +83,7 @@ export class BlockSlots {
     if (slot === undefined) {
       slot = this.next++;
       if (slot >>> CHUNK_BITS >= this.chunks.length)
-        this.chunks.push(new Uint32Array(CHUNK_ROWS * SLOT_WORDS));
+        this.chunks.push(new Int32Array(CHUNK_ROWS * SLOT_WORDS));
     }
     const chunk = this.chunks[slot >>> CHUNK_BITS]!;
     const at = (slot & ROW_MASK) * SLOT_WORDS;

@@ -22,9 +22,9 @@ const CHUNK_POSITIONS = 1 << 18;
 
 export class EdgeArena {
   /** Per chunk, slot ids by position. */
-  readonly slots: Uint32Array[] = [];
+  readonly slots: Int32Array[] = [];
   /** Per chunk, tokens_hash of each position: lo at 2·p, hi at 2·p + 1. */
-  readonly tokens: Uint32Array[] = [];
+  readonly tokens: Int32Array[] = [];
   /** Per chunk, positions handed out (bump pointer) and how many of them are garbage. */
   private readonly tops: number[] = [];
   private readonly garbage: number[] = [];
@@ -104,8 +104,8 @@ export class EdgeArena {
       this.current = reused;
     } else {
       this.current = this.slots.length;
-      this.slots.push(new Uint32Array(size));
-      this.tokens.push(new Uint32Array(2 * size));
+      this.slots.push(new Int32Array(size));
+      this.tokens.push(new Int32Array(2 * size));
       this.tops.push(0);
       this.garbage.push(0);
     }
@@ -151,8 +151,8 @@ export class EdgeArena {
     // Oversized chunks are dropped rather than kept for reuse.
     if (fromSlots.length === this.chunkPositions) this.spare.push(chunk);
     else {
-      this.slots[chunk] = new Uint32Array(0);
-      this.tokens[chunk] = new Uint32Array(0);
+      this.slots[chunk] = new Int32Array(0);
+      this.tokens[chunk] = new Int32Array(0);
     }
     this.evacuations++;
   }

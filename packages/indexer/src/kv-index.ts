@@ -137,10 +137,13 @@ export class KvIndex {
   /** Nodes that may have become unreachable during an operation; freed once it ends. */
   private pendingFree: EdgeNode[] = [];
   // Scratch columns for the blocks of the event being applied.
-  private tokLo: Uint32Array = new Uint32Array(64);
-  private tokHi: Uint32Array = new Uint32Array(64);
-  private hashLo: Uint32Array = new Uint32Array(64);
-  private hashHi: Uint32Array = new Uint32Array(64);
+  private tokLo: Int32Array = new Int32Array(64);
+  private tokHi: Int32Array = new Int32Array(64);
+  private hashLo: Int32Array = new Int32Array(64);
+  private hashHi: Int32Array = new Int32Array(64);
+  /** A removal's hashes from a BigInt event, in the form batches bring them. */
+  private removeLo = new Uint32Array(64);
+  private removeHi = new Uint32Array(64);
   private readonly reusableScores: MatchScores = {
     count: 0,
     workerIds: [],
@@ -152,7 +155,7 @@ export class KvIndex {
   private active = new Int32Array(8);
   /** Keeps the prefetch reads of `linkRun` observable so they are not optimized away. */
   private touchSink = 0;
-  private dropped = new Uint32Array(64);
+  private dropped = new Int32Array(64);
   private droppedCount = 0;
   private queryLo = new Uint32Array(64);
   private queryHi = new Uint32Array(64);
@@ -186,17 +189,14 @@ export class KvIndex {
     const worker = this.workers.register(event.workerId, event.dpRank);
     let status: ApplyStatus = 'ok';
     if (event.kind === 'stored') {
-      // The event's columns stand in for the scratch columns while it applies.
-      const scratch = [this.tokLo, this.tokHi, this.hashLo, this.hashHi] as const;
-      this.tokLo = event.tokensLo;
-      this.tokHi = event.tokensHi;
-      this.hashLo = event.hashLo;
-      this.hashHi = event.hashHi;
-      try {
-        status = this.applyStoredLoaded(worker, event.hasParent, event.parentLo, event.parentHi, event.count);
-      } finally {
-        [this.tokLo, this.tokHi, this.hashLo, this.hashHi] = scratch;
-      }
+      this.loadColumns(event.tokensLo, event.tokensHi, event.hashLo, event.hashHi, 0, event.count);
+      status = this.applyStoredLoaded(
+        worker,
+        event.hasParent,
+        event.parentLo | 0,
+        event.parentHi | 0,
+        event.count,
+      );
     } else if (event.kind === 'removed') {
       status = this.applyRemovedHalves(worker, event.hashLo, event.hashHi, 0, event.count);
     } else {
@@ -218,21 +218,13 @@ export class KvIndex {
       let status: ApplyStatus = 'ok';
       const kind = batch.kinds[i];
       if (kind === BATCH_STORED) {
-        const n = end - start;
-        this.ensureScratch(n);
-        const { tokLo, tokHi, hashLo, hashHi } = this;
-        for (let k = 0; k < n; k++) {
-          tokLo[k] = batch.tokensLo[start + k]!;
-          tokHi[k] = batch.tokensHi[start + k]!;
-          hashLo[k] = batch.hashLo[start + k]!;
-          hashHi[k] = batch.hashHi[start + k]!;
-        }
+        this.loadColumns(batch.tokensLo, batch.tokensHi, batch.hashLo, batch.hashHi, start, end);
         status = this.applyStoredLoaded(
           worker,
           batch.hasParent[i] === 1,
-          batch.parentLo[i]!,
-          batch.parentHi[i]!,
-          n,
+          batch.parentLo[i]! | 0,
+          batch.parentHi[i]! | 0,
+          end - start,
         );
       } else if (kind === BATCH_REMOVED) {
         status = this.applyRemovedHalves(worker, batch.hashLo, batch.hashHi, start, end);
@@ -360,7 +352,11 @@ export class KvIndex {
       let matched = 0;
       while (matched < walk) {
         const at = 2 * (start + matched);
-        if (edgeTokens[at] !== queryLo[seq + matched] || edgeTokens[at + 1] !== queryHi[seq + matched]) break;
+        if (
+          edgeTokens[at] !== (queryLo[seq + matched]! | 0) ||
+          edgeTokens[at + 1] !== (queryHi[seq + matched]! | 0)
+        )
+          break;
         matched++;
       }
       if (matched === 0) break;
@@ -481,7 +477,10 @@ export class KvIndex {
     return this.applyStoredLoaded(worker, true, lowHalf(parentHash), highHalf(parentHash), blocks.length);
   }
 
-  /** A stored event whose n blocks are in the scratch columns (tokLo, tokHi, hashLo, hashHi). */
+  /**
+   * A stored event whose n blocks are in the scratch columns (tokLo, tokHi, hashLo, hashHi); the
+   * parent's halves as int32.
+   */
   private applyStoredLoaded(
     worker: number,
     hasParent: boolean,
@@ -709,9 +708,12 @@ export class KvIndex {
 
   private applyRemoved(worker: number, hashes: readonly bigint[]): ApplyStatus {
     const n = hashes.length;
-    this.ensureScratch(n);
-    for (let i = 0; i < n; i++) splitInto(hashes[i]!, this.hashLo, this.hashHi, i);
-    return this.applyRemovedHalves(worker, this.hashLo, this.hashHi, 0, n);
+    if (this.removeLo.length < n) {
+      this.removeLo = new Uint32Array(n * 2);
+      this.removeHi = new Uint32Array(n * 2);
+    }
+    for (let i = 0; i < n; i++) splitInto(hashes[i]!, this.removeLo, this.removeHi, i);
+    return this.applyRemovedHalves(worker, this.removeLo, this.removeHi, 0, n);
   }
 
   private applyRemovedHalves(
@@ -726,8 +728,8 @@ export class KvIndex {
     // Hashes this event already dropped as newly uncovered: a later miss on one is not an error.
     this.droppedCount = 0;
     for (let idx = from; idx < to; idx++) {
-      const lo = hashLo[idx]!;
-      const hi = hashHi[idx]!;
+      const lo = hashLo[idx]! | 0;
+      const hi = hashHi[idx]! | 0;
       const slot = this.unlink(worker, lo, hi);
       if (slot < 0) {
         if (!this.wasDropped(lo, hi)) firstError ??= 'block_not_found';
@@ -739,7 +741,7 @@ export class KvIndex {
       if (node.covers(worker, firstPos)) {
         // Later hashes of the same run on this edge are folded into one cut at the lowest position.
         while (idx + 1 < to) {
-          const nextSlot = lookup.get(hashLo[idx + 1]!, hashHi[idx + 1]!);
+          const nextSlot = lookup.get(hashLo[idx + 1]! | 0, hashHi[idx + 1]! | 0);
           if (nextSlot < 0 || this.slots.nodeOf(nextSlot) !== node) break;
           const nextPos = this.slots.position(nextSlot);
           if (!node.covers(worker, nextPos)) break;
@@ -792,7 +794,7 @@ export class KvIndex {
 
   private recordDropped(lo: number, hi: number): void {
     if (this.droppedCount * 2 + 2 > this.dropped.length) {
-      const grown = new Uint32Array(this.dropped.length * 2);
+      const grown = new Int32Array(this.dropped.length * 2);
       grown.set(this.dropped);
       this.dropped = grown;
     }
@@ -963,12 +965,33 @@ export class KvIndex {
     }
   }
 
+  /** Copies rows [from, to) of u32 columns into the scratch columns, as int32. */
+  private loadColumns(
+    tokensLo: Uint32Array,
+    tokensHi: Uint32Array,
+    hashLo: Uint32Array,
+    hashHi: Uint32Array,
+    from: number,
+    to: number,
+  ): void {
+    this.ensureScratch(to - from);
+    const { tokLo, tokHi } = this;
+    const scratchLo = this.hashLo;
+    const scratchHi = this.hashHi;
+    for (let k = 0; k < to - from; k++) {
+      tokLo[k] = tokensLo[from + k]!;
+      tokHi[k] = tokensHi[from + k]!;
+      scratchLo[k] = hashLo[from + k]!;
+      scratchHi[k] = hashHi[from + k]!;
+    }
+  }
+
   private ensureScratch(n: number): void {
     if (this.tokLo.length >= n) return;
-    this.tokLo = new Uint32Array(n * 2);
-    this.tokHi = new Uint32Array(n * 2);
-    this.hashLo = new Uint32Array(n * 2);
-    this.hashHi = new Uint32Array(n * 2);
+    this.tokLo = new Int32Array(n * 2);
+    this.tokHi = new Int32Array(n * 2);
+    this.hashLo = new Int32Array(n * 2);
+    this.hashHi = new Int32Array(n * 2);
   }
 
   private dumpEvent(
