@@ -134,7 +134,9 @@ export function buildServer(
       chunks.push(chunk);
     });
     payload.on('end', () => {
-      if (!failed) done(null, Buffer.concat(chunks, size));
+      // Most bodies arrive in one chunk: no copy then (every off-heap byte allocated per request
+      // counts towards V8's external memory and brings the next full GC closer).
+      if (!failed) done(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     });
     payload.on('error', (err) => {
       if (failed) return;

@@ -19,12 +19,22 @@ const MAX_SAMPLES = 20_000;
 const RECENT = 12;
 const RECENT_TOKENS = 4096;
 
-type StoredQuery = Omit<RecentQuery, 'token_ids'> & { token_ids: Uint32Array };
+/** One of RECENT preallocated prompt slots, overwritten in turn: nothing allocated per query. */
+interface Slot {
+  query: Omit<RecentQuery, 'token_ids'> | undefined;
+  tokens: Uint32Array;
+  length: number;
+}
 
 export class QueryStats {
   private samples: Array<{ at: number; ms: number }> = [];
-  /** Prompts kept as typed arrays (one copy per query); turned into JSON arrays only when read. */
-  private readonly recentQueries: StoredQuery[] = [];
+  /** The last RECENT prompts, newest at `newest`; turned into JSON arrays only when read. */
+  private readonly slots: Slot[] = Array.from({ length: RECENT }, () => ({
+    query: undefined,
+    tokens: new Uint32Array(RECENT_TOKENS),
+    length: 0,
+  }));
+  private newest = -1;
   total = 0;
 
   record(ms: number, now = Date.now()): void {
@@ -33,19 +43,27 @@ export class QueryStats {
     if (this.samples.length > MAX_SAMPLES) this.samples.splice(0, this.samples.length - MAX_SAMPLES);
   }
 
-  /** Called on every query: a bounded typed copy of the prompt, nothing per token. */
+  /** Called on every query: copies at most RECENT_TOKENS tokens into the oldest slot. */
   remember(q: Omit<RecentQuery, 'token_ids'> & { token_ids: ArrayLike<number> }): void {
-    const n = Math.min(q.token_ids.length, RECENT_TOKENS);
-    const ids =
-      q.token_ids instanceof Uint32Array
-        ? q.token_ids.slice(0, n)
-        : Uint32Array.from({ length: n }, (_, i) => q.token_ids[i]!);
-    this.recentQueries.unshift({ ...q, token_ids: ids });
-    if (this.recentQueries.length > RECENT) this.recentQueries.pop();
+    this.newest = (this.newest + 1) % RECENT;
+    const slot = this.slots[this.newest]!;
+    const { token_ids: tokens, ...query } = q;
+    const n = Math.min(tokens.length, RECENT_TOKENS);
+    if (tokens instanceof Uint32Array) slot.tokens.set(tokens.subarray(0, n));
+    else for (let i = 0; i < n; i++) slot.tokens[i] = tokens[i]!;
+    slot.query = query;
+    slot.length = n;
   }
 
+  /** Newest first. */
   recent(): RecentQuery[] {
-    return this.recentQueries.map((q) => ({ ...q, token_ids: Array.from(q.token_ids) }));
+    const out: RecentQuery[] = [];
+    for (let k = 0; k < RECENT; k++) {
+      const slot = this.slots[(this.newest - k + RECENT) % RECENT]!;
+      if (!slot.query) break;
+      out.push({ ...slot.query, token_ids: Array.from(slot.tokens.subarray(0, slot.length)) });
+    }
+    return out;
   }
 
   summary(now = Date.now()): { per_second: number; p50_ms: number; p99_ms: number; total: number } {

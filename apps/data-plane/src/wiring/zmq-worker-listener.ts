@@ -44,12 +44,12 @@ const PENDING: ListenerReport = {
 
 function workerEntry(): { url: URL; execArgv: string[] | undefined } {
   // From source (node --conditions=source, vitest) the worker is the .ts file and must resolve
-  // workspace packages to their sources too; built, it is the .js next to this one.
+  // workspace packages to their sources too; built, it is the .js next to this one and inherits
+  // the process's options. Only the condition is passed: process-wide flags such as --cpu-prof or
+  // --trace-gc are refused in a worker's execArgv (ERR_WORKER_INVALID_EXEC_ARGV).
   const fromSource = import.meta.url.endsWith('.ts');
   const url = new URL(fromSource ? './zmq-ingest-worker.ts' : './zmq-ingest-worker.js', import.meta.url);
-  const execArgv = fromSource
-    ? [...process.execArgv.filter((a) => !a.startsWith('--conditions')), '--conditions=source']
-    : undefined;
+  const execArgv = fromSource ? ['--conditions=source'] : undefined;
   return { url, execArgv };
 }
 
