@@ -14,10 +14,12 @@ import { runOpenLoop } from './open-loop-load.ts';
  *
  *   node --conditions=source apps/data-plane/src/bench/ingest-vs-query.ts \
  *     [--slices 2] [--qps 1000] [--seconds 8] [--publishers 8] [--blocks-per-second 100000] \
- *     [--prefill-blocks 160000] [--connections 32] [--profile-dir DIR]
+ *     [--prefill-blocks 160000] [--connections 32] [--warmup-seconds 3] [--profile-dir DIR]
  *
  * Before the measured window the fleet publishes `--prefill-blocks` blocks as fast as the data
- * plane takes them, so queries walk a populated index even at 0 blocks/s. The load generator
+ * plane takes them, so queries walk a populated index even at 0 blocks/s, and the query path is
+ * warmed up for `--warmup-seconds` at the same rate (not measured): a fresh process answers its
+ * first few thousand queries from unoptimized code. The load generator
  * (./open-loop-load.ts) is node:http over at most `--connections` keep-alive connections: Node's
  * fetch cost about a core by itself at 1k QPS of 50 KB bodies and churned connections
  * (ECONNRESET) once the server fell behind. It shares the machine with the data plane and the
@@ -37,6 +39,7 @@ const blocksPerSecond = Number(arg('blocks-per-second', '100000'));
 const prefillBlocks = Number(arg('prefill-blocks', '160000'));
 const connections = Number(arg('connections', '32'));
 const profileDir = arg('profile-dir', '');
+const warmupSeconds = Number(arg('warmup-seconds', '3'));
 const BLOCK_SIZE = 16;
 const PROMPT_TOKENS = 8192;
 
@@ -134,19 +137,43 @@ async function runOnce(sliceMs: number) {
       }),
     });
   }
-  await new Promise((r) => setTimeout(r, 500));
+  // Publishing before the SUB sockets are connected would be lost (PUB drops without subscribers).
+  for (let i = 0; ; i++) {
+    const workers = (await (await fetch(`${dp.url}/workers`)).json()) as Array<{ status: string }>;
+    if (workers.length === endpoints.length && workers.every((w) => w.status === 'active')) break;
+    if (i === 100) throw new Error(`listeners not active after 10 s: ${JSON.stringify(workers)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 200));
   if (prefillBlocks > 0) {
     await new Promise<void>((resolve) => {
       pub.once('message', () => resolve());
       pub.send({ cmd: 'prefill', blocks: prefillBlocks });
     });
-    // Let the data plane finish applying the prefill before the measured window starts.
-    for (let i = 0; i < 100 && (await ingestQueue(dp.url)) > 0; i++)
-      await new Promise((r) => setTimeout(r, 100));
+    // Let the data plane finish the prefill before the measured window starts: events still being
+    // decoded in the ingest worker are not in the queue yet, so wait for the count to settle too.
+    let last = -1;
+    for (let stable = 0, i = 0; stable < 3 && i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const received = await metric(dp.url, 'kvindex_events_received_total');
+      stable = received === last && (await ingestQueue(dp.url)) === 0 ? stable + 1 : 0;
+      last = received;
+    }
   }
   const prefilled = await metric(dp.url, 'kvindex_blocks');
   pub.send({ cmd: 'go' });
   await new Promise((r) => setTimeout(r, 1000));
+
+  // A running service has its query path compiled: the first seconds of a fresh process run it
+  // in V8's interpreter and baseline tiers (several times slower) and are not measured.
+  if (warmupSeconds > 0)
+    await runOpenLoop({
+      url: `${dp.url}/query`,
+      bodies: prompts,
+      ratePerSecond: qps,
+      seconds: warmupSeconds,
+      connections,
+    });
 
   let maxQueue = 0;
   const sampler = setInterval(async () => {
@@ -168,11 +195,14 @@ async function runOnce(sliceMs: number) {
   const pubCpu = processCpuSeconds(pub.pid!) - cpu.pub;
   clearInterval(sampler);
   const elapsed = load.elapsedSeconds;
-  const published = await new Promise<number>((resolve) => {
-    pub.once('message', (m: { published: number }) => resolve(m.published));
+  const published = await new Promise<{ published: number; seconds: number }>((resolve) => {
+    pub.once('message', (m: { published: number; seconds: number }) => resolve(m));
     pub.send({ cmd: 'stop' });
   });
   if (load.firstError) console.error(`first failed query: ${load.firstError}`);
+  const handler = (
+    (await (await fetch(`${dp.url}/v1/stats`)).json()) as { queries: { p50_ms: number; p99_ms: number } }
+  ).queries;
   const rss = await metric(dp.url, 'kvindex_process_resident_memory_bytes');
   const blocks = await metric(dp.url, 'kvindex_blocks');
   const queueAtEnd = await metric(dp.url, 'kvindex_ingest_queue_events');
@@ -180,10 +210,16 @@ async function runOnce(sliceMs: number) {
   const exited = new Promise((r) => dp.child.once('exit', r));
   dp.child.kill('SIGTERM');
   await exited;
+  const worstBySecond: number[] = [];
+  for (let i = 0; i < load.latencies.length; i++) {
+    const s = Math.floor(load.dueAt[i]!);
+    worstBySecond[s] = Math.max(worstBySecond[s] ?? 0, load.latencies[i]!);
+  }
   const latencies = load.latencies.sort((a, b) => a - b);
+  const roundTrips = load.roundTrips.sort((a, b) => a - b);
   return {
     slice_ms: sliceMs === 0 ? 'none (apply on arrival)' : sliceMs,
-    offered_blocks_per_s: Math.round(published / (elapsed + 1)),
+    offered_blocks_per_s: Math.round(published.published / published.seconds),
     queries: latencies.length,
     errors: load.failed + load.non200,
     achieved_qps: Math.round(latencies.length / elapsed),
@@ -191,6 +227,12 @@ async function runOnce(sliceMs: number) {
     p99_ms: +percentile(latencies, 0.99).toFixed(2),
     p999_ms: +percentile(latencies, 0.999).toFixed(2),
     max_ms: +(latencies[latencies.length - 1] ?? Number.NaN).toFixed(2),
+    /** From the request's write, not from when it was due: the pacing timer's lateness excluded. */
+    round_trip_p50_ms: +percentile(roundTrips, 0.5).toFixed(2),
+    round_trip_p99_ms: +percentile(roundTrips, 0.99).toFixed(2),
+    /** The data plane's own /query handler time (parse, hash, match, respond), over its last 10 s. */
+    handler_p50_ms: +handler.p50_ms.toFixed(3),
+    handler_p99_ms: +handler.p99_ms.toFixed(3),
     data_plane_cpu_s: +dpCpu.toFixed(2),
     loadgen_cpu_s: +((own.user + own.system) / 1e6).toFixed(2),
     publishers_cpu_s: +pubCpu.toFixed(2),
@@ -200,6 +242,8 @@ async function runOnce(sliceMs: number) {
     blocks_after_prefill: prefilled,
     device_blocks_indexed: blocks,
     rss_mb: Math.round(rss / 2 ** 20),
+    /** Where the tail sits in time: the slowest query due in each second of the window. */
+    worst_ms_by_second: worstBySecond.map((ms) => Math.round(ms)),
   };
 }
 
@@ -215,6 +259,7 @@ console.log(
       blocksPerSecond,
       prefillBlocks,
       connections,
+      warmupSeconds,
       prompt_tokens: PROMPT_TOKENS,
       load_average: loadavg().map((l) => +l.toFixed(2)),
       results,

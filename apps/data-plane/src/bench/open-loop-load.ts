@@ -16,6 +16,10 @@ import { Agent, request } from 'node:http';
 export interface LoadResult {
   /** Latencies of answered requests (any status), ms, unsorted. */
   latencies: number[];
+  /** When each answered request was due, seconds since the start (parallel to `latencies`). */
+  dueAt: number[];
+  /** Send to answer, ms: without the wait for the pacing timer or a free connection. */
+  roundTrips: number[];
   /** Requests answered with a status other than 200. */
   non200: number;
   /** Requests that failed at the connection level. */
@@ -39,6 +43,8 @@ export async function runOpenLoop(options: LoadOptions): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.connections });
   const result: LoadResult = {
     latencies: [],
+    dueAt: [],
+    roundTrips: [],
     non200: 0,
     failed: 0,
     firstError: undefined,
@@ -59,6 +65,7 @@ export async function runOpenLoop(options: LoadOptions): Promise<LoadResult> {
 
   const send = (i: number, due: number) => {
     const body = options.bodies[i % options.bodies.length]!;
+    const sentAt = performance.now();
     outstanding++;
     const req = request(
       {
@@ -77,7 +84,10 @@ export async function runOpenLoop(options: LoadOptions): Promise<LoadResult> {
               result.firstError = `HTTP ${res.statusCode ?? '?'}`;
           }
           // Open loop: latency counts from when the request was due, not when it was sent.
-          result.latencies.push(performance.now() - due);
+          const now = performance.now();
+          result.latencies.push(now - due);
+          result.roundTrips.push(now - sentAt);
+          result.dueAt.push((due - started) / 1000);
           settle();
         });
       },

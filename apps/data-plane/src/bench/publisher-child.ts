@@ -7,7 +7,7 @@ import { defaultTracePath } from '../demo/demo-fleet.ts';
  * Child process (forked with IPC): binds `publishers` vLLM-wire publishers fed by a simulated fleet
  * replaying the bundled trace round-robin. On "prefill" it publishes that many blocks at
  * PREFILL_RATE and reports back; on "go" it publishes at `blocksPerSecond` (stored + removed
- * blocks) until told to stop, then reports the blocks published since "go".
+ * blocks) until told to stop, then reports the blocks published since "go" and over how many seconds.
  */
 const publishers = Number(process.argv[2]);
 const blocksPerSecond = Number(process.argv[3]);
@@ -34,6 +34,7 @@ let published = 0;
 let next = 0;
 let rate = blocksPerSecond;
 let prefillUntil = Number.POSITIVE_INFINITY;
+let goAt = performance.now();
 process.on('message', (m: { cmd: string; blocks?: number }) => {
   if (m.cmd === 'prefill') {
     rate = PREFILL_RATE;
@@ -42,10 +43,11 @@ process.on('message', (m: { cmd: string; blocks?: number }) => {
   } else if (m.cmd === 'go') {
     rate = blocksPerSecond;
     published = 0;
+    goAt = performance.now();
     start();
   } else if (m.cmd === 'stop') {
     running = false;
-    send({ published });
+    send({ published, seconds: (performance.now() - goAt) / 1000 });
     void Promise.all(pubs.map((p) => p.close())).then(() => process.exit(0));
   }
 });
