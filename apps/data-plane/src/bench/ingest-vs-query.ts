@@ -14,7 +14,8 @@ import { runOpenLoop } from './open-loop-load.ts';
  *
  *   node --conditions=source apps/data-plane/src/bench/ingest-vs-query.ts \
  *     [--slices 2] [--qps 1000] [--seconds 8] [--publishers 8] [--blocks-per-second 100000] \
- *     [--prefill-blocks 160000] [--connections 32] [--warmup-seconds 3] [--profile-dir DIR]
+ *     [--prefill-blocks 160000] [--connections 32] [--warmup-seconds 3] [--profile-dir DIR] \
+ *     [--data-plane-node-args "--max-semi-space-size=64"]
  *
  * Before the measured window the fleet publishes `--prefill-blocks` blocks as fast as the data
  * plane takes them, so queries walk a populated index even at 0 blocks/s, and the query path is
@@ -40,6 +41,8 @@ const prefillBlocks = Number(arg('prefill-blocks', '160000'));
 const connections = Number(arg('connections', '32'));
 const profileDir = arg('profile-dir', '');
 const warmupSeconds = Number(arg('warmup-seconds', '3'));
+/** Extra node options for the data-plane process, space-separated (e.g. V8 heap sizing). */
+const dataPlaneNodeArgs = arg('data-plane-node-args', '').split(' ').filter(Boolean);
 const BLOCK_SIZE = 16;
 const PROMPT_TOKENS = 8192;
 
@@ -65,6 +68,7 @@ async function startDataPlane(sliceMs: number): Promise<{ url: string; child: Ch
     [
       '--conditions=source',
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ...dataPlaneNodeArgs,
       MAIN,
       '--host',
       '127.0.0.1',
