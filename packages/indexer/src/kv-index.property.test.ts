@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ApplyStatus } from './apply-status.ts';
 import { packEvents } from './columnar-batch.ts';
-import { columnarEvent, KvIndex } from './kv-index.ts';
+import { KvIndex } from './kv-index.ts';
 import { applyOp, scoreMap, sizeMap, sortedEntries } from './test-support/apply-op.ts';
 import { generateStream } from './test-support/event-stream.ts';
 import { NaiveIndex } from './test-support/naive-index.ts';
@@ -92,35 +92,6 @@ describe('tiny edge-arena chunks', () => {
     );
     // The property is only worth something if the streams made the arena evacuate chunks.
     expect(evacuations).toBeGreaterThan(0);
-  });
-});
-
-describe('applyColumnar', () => {
-  it('gives the same statuses, scores and sizes as applyEvent', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 0x7fff_ffff }), (seed) => {
-        const stream = generateStream({
-          seed,
-          steps: 120,
-          hashes: 'shared',
-          removals: 'any',
-          lifecycle: false,
-        });
-        const byObject = new KvIndex();
-        const byColumns = new KvIndex();
-        for (const { op, probes } of stream) {
-          if (op.kind !== 'event') continue;
-          expect(byColumns.applyColumnar(columnarEvent(op.event))).toBe(byObject.applyEvent(op.event));
-          for (const probe of probes) {
-            expect(sortedEntries(scoreMap(byColumns, probe))).toEqual(
-              sortedEntries(scoreMap(byObject, probe)),
-            );
-          }
-          expect(sortedEntries(sizeMap(byColumns))).toEqual(sortedEntries(sizeMap(byObject)));
-        }
-      }),
-      { numRuns: 30 },
-    );
   });
 });
 

@@ -35,71 +35,6 @@ export interface FindOptions {
   lastBlockHashes?: boolean;
 }
 
-/** An event decoded straight into u32 halves (see `columnarEvent`). */
-export interface ColumnarEvent {
-  workerId: bigint;
-  dpRank: number;
-  kind: 'stored' | 'removed' | 'cleared';
-  hasParent: boolean;
-  parentLo: number;
-  parentHi: number;
-  count: number;
-  /** Stored only. */
-  tokensLo: Uint32Array;
-  tokensHi: Uint32Array;
-  /** Stored: the blocks' hashes; removed: the hashes to remove. */
-  hashLo: Uint32Array;
-  hashHi: Uint32Array;
-}
-
-const EMPTY_U32 = new Uint32Array(0);
-
-/** The columnar form of a RouterEvent (what a halves-writing decoder produces). */
-export function columnarEvent(event: RouterEvent): ColumnarEvent {
-  const { data, dp_rank: dpRank } = event.event;
-  const out: ColumnarEvent = {
-    workerId: event.worker_id,
-    dpRank,
-    kind: 'cleared',
-    hasParent: false,
-    parentLo: 0,
-    parentHi: 0,
-    count: 0,
-    tokensLo: EMPTY_U32,
-    tokensHi: EMPTY_U32,
-    hashLo: EMPTY_U32,
-    hashHi: EMPTY_U32,
-  };
-  if (isStored(data)) {
-    const { parent_hash: parent, blocks } = data.stored;
-    out.kind = 'stored';
-    out.count = blocks.length;
-    if (parent !== null) {
-      out.hasParent = true;
-      out.parentLo = lowHalf(parent);
-      out.parentHi = highHalf(parent);
-    }
-    out.tokensLo = new Uint32Array(blocks.length);
-    out.tokensHi = new Uint32Array(blocks.length);
-    out.hashLo = new Uint32Array(blocks.length);
-    out.hashHi = new Uint32Array(blocks.length);
-    blocks.forEach((b, i) => {
-      splitInto(b.tokens_hash, out.tokensLo, out.tokensHi, i);
-      splitInto(b.block_hash, out.hashLo, out.hashHi, i);
-    });
-  } else if (isRemoved(data)) {
-    const hashes = data.removed.block_hashes;
-    out.kind = 'removed';
-    out.count = hashes.length;
-    out.hashLo = new Uint32Array(hashes.length);
-    out.hashHi = new Uint32Array(hashes.length);
-    hashes.forEach((h, i) => {
-      splitInto(h, out.hashLo, out.hashHi, i);
-    });
-  }
-  return out;
-}
-
 export interface IndexWarnings {
   /** Stores that changed nothing (Dynamo's `EventWarningKind::DuplicateStore`). */
   duplicateStore: number;
@@ -177,31 +112,6 @@ export class KvIndex {
     if (isStored(data)) status = this.applyStored(worker, data.stored.parent_hash, data.stored.blocks);
     else if (isRemoved(data)) status = this.applyRemoved(worker, data.removed.block_hashes);
     else this.dropRank(worker, false);
-    this.flushFree();
-    return status;
-  }
-
-  /**
-   * Applies an event already decoded into u32 halves (`ColumnarEvent`): the same semantics as
-   * `applyEvent` without a BigInt per block, for decoders that write halves directly.
-   */
-  applyColumnar(event: ColumnarEvent): ApplyStatus {
-    const worker = this.workers.register(event.workerId, event.dpRank);
-    let status: ApplyStatus = 'ok';
-    if (event.kind === 'stored') {
-      this.loadColumns(event.tokensLo, event.tokensHi, event.hashLo, event.hashHi, 0, event.count);
-      status = this.applyStoredLoaded(
-        worker,
-        event.hasParent,
-        event.parentLo | 0,
-        event.parentHi | 0,
-        event.count,
-      );
-    } else if (event.kind === 'removed') {
-      status = this.applyRemovedHalves(worker, event.hashLo, event.hashHi, 0, event.count);
-    } else {
-      this.dropRank(worker, false);
-    }
     this.flushFree();
     return status;
   }

@@ -1,6 +1,7 @@
 import type { RouterEvent } from '@kvindex/core';
+import { BATCH_STORED, KvIndex } from '@kvindex/indexer';
 import { describe, expect, it } from 'vitest';
-import { ColumnarBatch, EVENT_OBJECT, EVENT_REMOVED, EVENT_STORED, packEvents } from './columnar-batch.ts';
+import { EVENT_OBJECT, EVENT_REMOVED, EVENT_STORED, packEvents, ReceivedBatch } from './columnar-batch.ts';
 
 const W = 2n ** 64n - 3n;
 const ev = (
@@ -12,7 +13,7 @@ const ev = (
   event: { event_id: 77n, dp_rank: 3, data },
 });
 
-describe('packEvents / ColumnarBatch', () => {
+describe('packEvents / ReceivedBatch', () => {
   it('round-trips a batch exactly, u64 hashes above 2^53 included, with rare events kept in order as objects', () => {
     const events: RouterEvent[] = [
       ev({
@@ -32,7 +33,7 @@ describe('packEvents / ColumnarBatch', () => {
     const { batch, transfer } = packEvents(W, events);
     // What postMessage does with the transfer list: the buffers move, the structure is cloned.
     const moved = structuredClone(batch, { transfer });
-    const read = new ColumnarBatch(moved);
+    const read = new ReceivedBatch(moved);
     expect(read.length).toBe(5);
     expect([0, 1, 2, 3, 4].map((i) => read.kindAt(i))).toEqual([
       EVENT_STORED,
@@ -42,9 +43,37 @@ describe('packEvents / ColumnarBatch', () => {
       EVENT_STORED,
     ]);
     expect(events.map((_, i) => read.eventAt(i))).toEqual(events);
-    const c = read.columnarAt(0);
-    expect([c.kind, c.count, c.hasParent, c.workerId, c.dpRank]).toEqual(['stored', 2, true, W, 3]);
+    const c = read.columns;
+    expect([c.kinds[0], c.starts[1]! - c.starts[0]!, c.hasParent[0], c.dpRanks[0]]).toEqual([
+      BATCH_STORED,
+      2,
+      1,
+      3,
+    ]);
     expect([c.hashLo[0], c.hashHi[0]]).toEqual([0xffff_ffff, 0xffff_ffff]);
-    expect(read.columnarAt(4).hasParent).toBe(false);
+    // Object events hold no rows, so the columns' event indices stay the batch's.
+    expect(c.starts[2]! - c.starts[1]!).toBe(0);
+    expect(c.hasParent[4]).toBe(0);
+  });
+
+  it('applied through the columns, indexes exactly what the RouterEvents index', () => {
+    const events: RouterEvent[] = [
+      ev({ stored: { parent_hash: null, blocks: [{ block_hash: 2n ** 64n - 1n, tokens_hash: 2n ** 63n }] } }),
+      ev({ stored: { parent_hash: 2n ** 64n - 1n, blocks: [{ block_hash: 2n ** 60n, tokens_hash: 17n }] } }),
+      ev({ removed: { block_hashes: [2n ** 60n] } }),
+      ev({ removed: { block_hashes: [404n] } }),
+    ];
+    const { batch, transfer } = packEvents(W, events);
+    const read = new ReceivedBatch(structuredClone(batch, { transfer }));
+    const byColumns = new KvIndex();
+    const statuses: string[] = [];
+    for (let i = 0; i < read.length; i++) {
+      const one: import('@kvindex/indexer').ApplyStatus[] = [];
+      byColumns.applyBatch(read.columns, i, i + 1, one);
+      statuses.push(one[0]!);
+    }
+    const byObjects = new KvIndex();
+    expect(statuses).toEqual(events.map((e) => byObjects.applyEvent(e)));
+    expect(byColumns.dump()).toEqual(byObjects.dump());
   });
 });

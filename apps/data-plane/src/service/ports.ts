@@ -1,6 +1,6 @@
 import type { RouterEvent, StorageTier } from '@kvindex/core';
-import type { ColumnarEvent } from '@kvindex/indexer';
-import type { ColumnarBatch } from './columnar-batch.ts';
+import type { ColumnarBatch } from '@kvindex/indexer';
+import type { ReceivedBatch } from './columnar-batch.ts';
 
 /**
  * What the service needs from an index and from the event transport. The service is written
@@ -44,8 +44,11 @@ export interface WorkerBlocks {
 /** One (model, routing_group)'s index. */
 export interface PartitionIndex {
   apply(event: RouterEvent): ApplyStatus;
-  /** A device-tier stored/removed event already in u32 halves; without it, `apply` gets a RouterEvent. */
-  applyColumnar?(event: ColumnarEvent): ApplyStatus;
+  /**
+   * Event `i` of a batch's columns, a device-tier stored/removed event already in u32 halves;
+   * without it, `apply` gets a RouterEvent.
+   */
+  applyBatchEvent?(columns: ColumnarBatch, i: number): ApplyStatus;
   /** Matches of local block hashes; only workers with at least one matched block (any tier). */
   findMatches(localHashes: BigUint64Array): WorkerMatch[];
   /** Dynamo's dump_tree_as_events: replaying it rebuilds the index. */
@@ -89,7 +92,7 @@ export interface ListenerSpec {
  * Events of one batch, in order, with the engine's batch timestamp (seconds) when it sent one:
  * as RouterEvents, or packed into columns by a listener that decodes off the main thread.
  */
-export type EventSink = (events: RouterEvent[] | ColumnarBatch, batchTs: number | undefined) => void;
+export type EventSink = (events: RouterEvent[] | ReceivedBatch, batchTs: number | undefined) => void;
 
 export interface EventListener {
   status(): ListenerStatus;

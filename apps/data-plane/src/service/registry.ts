@@ -1,5 +1,5 @@
 import { isRemoved, isStored, type RouterEvent } from '@kvindex/core';
-import { ColumnarBatch, EVENT_OBJECT, EVENT_STORED } from './columnar-batch.ts';
+import { EVENT_OBJECT, EVENT_STORED, ReceivedBatch } from './columnar-batch.ts';
 import { listenerEndpointsError } from './endpoint.ts';
 import { type IngestBatch, type Ingestor, routerEventBatch } from './ingestor.ts';
 import type {
@@ -232,13 +232,13 @@ export class WorkerRegistry {
   }
 
   /** Applies event `i` of a columnar batch, counted as `applyEvent` counts. */
-  applyBatchEvent(p: Partition, batch: ColumnarBatch, i: number): ApplyStatus {
+  applyBatchEvent(p: Partition, batch: ReceivedBatch, i: number): ApplyStatus {
     const kind = batch.kindAt(i);
     if (kind === EVENT_OBJECT) return this.applyEvent(p, batch.objectAt(i));
     let status: ApplyStatus;
     try {
-      status = p.index.applyColumnar
-        ? p.index.applyColumnar(batch.columnarAt(i))
+      status = p.index.applyBatchEvent
+        ? p.index.applyBatchEvent(batch.columns, i)
         : p.index.apply(batch.eventAt(i));
     } catch {
       status = 'indexer_invariant_violation';
@@ -314,11 +314,11 @@ export class WorkerRegistry {
       modelName: p.modelName,
       routingGroup: p.routingGroup,
     };
-    const sink = (events: RouterEvent[] | ColumnarBatch) => {
+    const sink = (events: RouterEvent[] | ReceivedBatch) => {
       if (!record.alive) return;
       this.deps.onReceived?.(p, events.length);
       const batch: IngestBatch =
-        events instanceof ColumnarBatch
+        events instanceof ReceivedBatch
           ? { size: events.length, applyAt: (i) => this.applyBatchEvent(p, events, i), alive }
           : routerEventBatch(events, apply, alive);
       this.deps.ingestor.push(batch);

@@ -1,5 +1,5 @@
 import type { RouterEvent } from '@kvindex/core';
-import { type ColumnarEvent, TieredKvIndex } from '@kvindex/indexer';
+import { type ColumnarBatch, type ApplyStatus as IndexApplyStatus, TieredKvIndex } from '@kvindex/indexer';
 import type { ApplyStatus, PartitionIndex, TierCounts, WorkerBlocks, WorkerMatch } from '../service/ports.ts';
 
 /**
@@ -18,9 +18,13 @@ export class KvIndexPartition implements PartitionIndex {
   }
 
   /** Device-tier stored/removed only (TieredKvIndex sends those straight to its device KvIndex too). */
-  applyColumnar(event: ColumnarEvent): ApplyStatus {
-    return mapStatus(this.index.device.applyColumnar(event));
+  applyBatchEvent(columns: ColumnarBatch, i: number): ApplyStatus {
+    this.index.device.applyBatch(columns, i, i + 1, this.batchStatus);
+    return mapStatus(this.batchStatus[0]!);
   }
+
+  /** Reused: one status per applyBatchEvent, without an allocation. */
+  private readonly batchStatus: IndexApplyStatus[] = ['ok'];
 
   findMatches(localHashes: BigUint64Array): WorkerMatch[] {
     if (localHashes.length === 0) return [];

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { ColumnarBatch } from '../service/columnar-batch.ts';
+import { ReceivedBatch } from '../service/columnar-batch.ts';
 import type { EventListener, EventSink, ListenerFactory, ListenerSpec } from '../service/ports.ts';
 import type { FromIngestWorker, ToIngestWorker } from './ingest-worker-protocol.ts';
 import type { ListenerReport } from './zmq-listener-report.ts';
@@ -148,7 +148,7 @@ export class IngestWorkerHost {
     switch (m.type) {
       case 'events':
         // After close() the registry's sink ignores batches still arriving: nothing resurrects.
-        proxy.sink(new ColumnarBatch(m.batch), m.ts);
+        proxy.sink(new ReceivedBatch(m.batch), m.ts);
         return;
       case 'state':
         proxy.report = m.report;
