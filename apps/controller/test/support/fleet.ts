@@ -306,11 +306,17 @@ export async function scores(url: string, model: string, tokens: Uint32Array): P
   return out;
 }
 
-/** The instance ids an indexer is subscribed to (`GET /workers`). */
+/**
+ * The instance ids an indexer is subscribed to (`GET /workers`) with every listener connected
+ * (`active`): what an engine publishes from then on reaches the index. A registered listener is
+ * `pending` until its socket connects in the ingest worker thread; the simulated engines here have
+ * no replay endpoint, so a batch published before that is lost, as with a real engine.
+ */
 export async function subscribedWorkers(url: string): Promise<bigint[]> {
   const res = await fetch(`${url}/workers`);
-  const body = parseJsonExact(await res.text()) as Array<{ instance_id: bigint | number }>;
-  return [...new Set(body.map((w) => BigInt(w.instance_id)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const body = parseJsonExact(await res.text()) as Array<{ instance_id: bigint | number; status: string }>;
+  const active = body.filter((w) => w.status === 'active');
+  return [...new Set(active.map((w) => BigInt(w.instance_id)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /**
