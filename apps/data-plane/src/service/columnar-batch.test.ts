@@ -1,7 +1,13 @@
 import type { RouterEvent } from '@kvindex/core';
 import { BATCH_STORED, KvIndex } from '@kvindex/indexer';
 import { describe, expect, it } from 'vitest';
-import { EVENT_OBJECT, EVENT_REMOVED, EVENT_STORED, packEvents, ReceivedBatch } from './columnar-batch.ts';
+import {
+  EVENT_OBJECT,
+  EVENT_REMOVED,
+  EVENT_STORED,
+  packListenerBatch,
+  ReceivedBatch,
+} from './columnar-batch.ts';
 
 const W = 2n ** 64n - 3n;
 const ev = (
@@ -13,7 +19,7 @@ const ev = (
   event: { event_id: 77n, dp_rank: 3, data },
 });
 
-describe('packEvents / ReceivedBatch', () => {
+describe('packListenerBatch / ReceivedBatch', () => {
   it('round-trips a batch exactly, u64 hashes above 2^53 included, with rare events kept in order as objects', () => {
     const events: RouterEvent[] = [
       ev({
@@ -30,7 +36,7 @@ describe('packEvents / ReceivedBatch', () => {
       ev({ stored: { parent_hash: null, blocks: [{ block_hash: 1n, tokens_hash: 2n }] } }, 'host_pinned'),
       ev({ stored: { parent_hash: null, blocks: [{ block_hash: 5n, tokens_hash: 6n }] } }),
     ];
-    const { batch, transfer } = packEvents(W, events);
+    const { batch, transfer } = packListenerBatch(W, events);
     // What postMessage does with the transfer list: the buffers move, the structure is cloned.
     const moved = structuredClone(batch, { transfer });
     const read = new ReceivedBatch(moved);
@@ -63,7 +69,7 @@ describe('packEvents / ReceivedBatch', () => {
       ev({ removed: { block_hashes: [2n ** 60n] } }),
       ev({ removed: { block_hashes: [404n] } }),
     ];
-    const { batch, transfer } = packEvents(W, events);
+    const { batch, transfer } = packListenerBatch(W, events);
     const read = new ReceivedBatch(structuredClone(batch, { transfer }));
     const byColumns = new KvIndex();
     const statuses: string[] = [];

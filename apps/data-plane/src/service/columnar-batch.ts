@@ -1,5 +1,5 @@
 import { isStored, type RouterEvent } from '@kvindex/core';
-import { BATCH_STORED, type ColumnarBatch, fromHalves, packEvents as packColumns } from '@kvindex/indexer';
+import { BATCH_STORED, type ColumnarBatch, fromHalves, packEvents } from '@kvindex/indexer';
 
 /**
  * One listener batch packed for a postMessage from the ingest worker: device-tier stored and
@@ -28,7 +28,7 @@ export interface PackedBatch {
 }
 
 /** Packs a batch (all events of one worker, as a listener delivers them) and lists its buffers to transfer. */
-export function packEvents(
+export function packListenerBatch(
   workerId: bigint,
   events: readonly RouterEvent[],
 ): { batch: PackedBatch; transfer: ArrayBuffer[] } {
@@ -51,7 +51,7 @@ export function packEvents(
     // A placeholder with no rows keeps the columns' event indices equal to the batch's.
     return { ...e, event: { ...e.event, data: 'cleared' as const } };
   });
-  const columns = packColumns(forColumns);
+  const columns = packEvents(forColumns);
   const batch: PackedBatch = { workerId, eventId, kinds, columns, objects };
   const transfer = [
     kinds,

@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { RouterEvent } from '@kvindex/core';
 import { type Logger, ZmqEventListener } from '@kvindex/transport';
-import { packEvents } from '../service/columnar-batch.ts';
+import { packListenerBatch } from '../service/columnar-batch.ts';
 import type { FromIngestWorker, ListenerSpecMessage, ToIngestWorker } from './ingest-worker-protocol.ts';
 import { clearedEvent } from './zmq-listener.ts';
 import { ZmqListenerReporter } from './zmq-listener-report.ts';
@@ -40,7 +40,7 @@ const logger: Logger = {
 };
 
 function sendEvents(id: number, workerId: bigint, events: RouterEvent[], ts: number | undefined): void {
-  const { batch, transfer } = packEvents(workerId, events);
+  const { batch, transfer } = packListenerBatch(workerId, events);
   post({ type: 'events', id, batch, ts }, transfer);
 }
 
